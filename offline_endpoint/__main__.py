@@ -1,0 +1,51 @@
+"""``python -m offline_endpoint``: serve the offline endpoint until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from . import Pacing, RateLimits, start_in_background
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m offline_endpoint",
+        description="A local stand-in for the GitHub Models chat completions API, with scripted answers.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on, 0 for any free one (default 8000)")
+    parser.add_argument("--rate-limits", choices=["off", "free-tier"], default="off",
+                        help="enforce GitHub Models' published free-tier limits (default off)")
+    parser.add_argument("--first-token-delay", type=float, default=0.0, metavar="SECONDS",
+                        help="wait this long before the first streamed token (default 0)")
+    parser.add_argument("--tokens-per-second", type=float, default=0.0, metavar="N",
+                        help="stream at most N tokens per second, 0 for no limit (default 0)")
+    args = parser.parse_args(argv)
+
+    try:
+        endpoint = start_in_background(
+            args.host, args.port,
+            pacing=Pacing(args.first_token_delay, args.tokens_per_second),
+            limits=RateLimits.free_tier() if args.rate_limits == "free-tier" else None,
+        )
+    except OSError as error:
+        print(f"Cannot listen on {args.host}:{args.port}: {error.strerror}", file=sys.stderr)
+        return 1
+    print(f"Offline endpoint (scripted answers) listening on {endpoint.url}", flush=True)
+    print("Use it as the endpoint URL with any key. Press Ctrl-C to stop.", flush=True)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        stopped.wait()
+    except KeyboardInterrupt:
+        pass
+    endpoint.stop()
+    print("Stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

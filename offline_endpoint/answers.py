@@ -1,0 +1,110 @@
+"""Scripted answers (from the ``answers/*.toml`` files) and the approximate token count.
+
+Token count, used for ``usage`` and for the limits: a token is a run of letters and digits
+or a single other visible character, so "Hello, world!" is 4 tokens. Each message adds 4
+tokens of framing and every prompt 3 more, as chat models do; an image part counts 85 and an
+audio part 100. Real tokenizers differ, but the sums are consistent: prompt + completion =
+total, and a streamed answer arrives in exactly ``completion_tokens`` pieces.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_TOKEN = re.compile(r"\s*(?:\w+|[^\w\s])", re.UNICODE)
+_PART_TOKENS = {"image_url": 85, "input_audio": 100}
+_MESSAGE_FRAMING = 4
+_PROMPT_FRAMING = 3
+
+
+def split_tokens(text: str) -> list[str]:
+    """Split ``text`` into token pieces that join back into the (right-stripped) text."""
+    return _TOKEN.findall(text)
+
+
+def content_text(content: Any) -> str:
+    """The text of a message's content, whether a string or a list of parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(part["text"] for part in content if part.get("type") == "text")
+    return ""
+
+
+def count_prompt_tokens(messages: list[dict]) -> int:
+    total = _PROMPT_FRAMING
+    for message in messages:
+        total += _MESSAGE_FRAMING + len(split_tokens(content_text(message.get("content"))))
+        if isinstance(message.get("content"), list):
+            total += sum(_PART_TOKENS.get(part.get("type"), 0) for part in message["content"])
+    return total
+
+
+def _normalize(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+@dataclass(frozen=True)
+class _Entry:
+    prompt: str
+    reply: str
+    after: str | None
+    system: str | None
+
+    @property
+    def conditions(self) -> int:
+        return (self.after is not None) + (self.system is not None)
+
+    def matches(self, prompt: str, earlier: str, system: str) -> bool:
+        return (
+            self.prompt == prompt
+            and (self.after is None or self.after in earlier)
+            and (self.system is None or self.system in system)
+        )
+
+
+def _load(folder: Path) -> tuple[dict[str, list[_Entry]], str]:
+    by_prompt: dict[str, list[_Entry]] = {}
+    fallback = None
+    for path in sorted(folder.glob("*.toml")):
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        fallback = data.get("fallback", {}).get("reply", fallback)
+        for item in data.get("answer", []):
+            entry = _Entry(
+                prompt=_normalize(item["prompt"]),
+                reply=item["reply"].strip(),
+                after=_normalize(item["after"]) if "after" in item else None,
+                system=_normalize(item["system"]) if "system" in item else None,
+            )
+            by_prompt.setdefault(entry.prompt, []).append(entry)
+    for entries in by_prompt.values():
+        entries.sort(key=lambda entry: -entry.conditions)  # stable: file order among equals
+    if fallback is None:
+        raise ValueError(f"no [fallback] reply in {folder}")
+    return by_prompt, fallback.strip()
+
+
+_ANSWERS, _FALLBACK = _load(Path(__file__).parent / "answers")
+
+
+def scripted_reply(messages: list[dict], model: str) -> str:
+    """The scripted answer to the last user message of ``messages``, in their context."""
+    users = [i for i, m in enumerate(messages) if m.get("role") == "user"]
+    last = users[-1] if users else len(messages) - 1
+    prompt = _normalize(content_text(messages[last].get("content")))
+    earlier = _normalize(" ".join(content_text(m.get("content")) for m in messages[:last]))
+    system = _normalize(
+        " ".join(
+            content_text(m.get("content"))
+            for m in messages
+            if m.get("role") in ("system", "developer")
+        )
+    )
+    for entry in _ANSWERS.get(prompt, ()):
+        if entry.matches(prompt, earlier, system):
+            return entry.reply.replace("{model}", model)
+    return _FALLBACK.replace("{model}", model)

@@ -1,0 +1,294 @@
+"""Routing and wire format: the service's HTTP API on tornado, as JSON and as SSE."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from tornado import web
+from tornado.iostream import StreamClosedError
+
+from .answers import count_prompt_tokens, scripted_reply, split_tokens
+from .catalog import DEFAULT_MODEL, MAX_OUTPUT_TOKENS, catalog_entries, find_model
+from .errors import ApiError
+from .limits import Fault, FaultQueue, RateLimiter, RateLimits
+from .validation import MAX_BODY_BYTES, parse_chat_request
+
+# Base paths a learner's endpoint URL may end in: the old GitHub Models host (none),
+# models.github.ai (/inference), Microsoft Foundry (/models), OpenAI-compatible servers (/v1).
+BASE_PATHS = r"(?:/inference|/models|/v1|/openai/v1)?"
+FAULT_HEADER = "x-offline-fault"
+
+
+@dataclass(frozen=True)
+class Pacing:
+    """How fast a streamed answer arrives. Zero (the default) sends it as fast as possible."""
+
+    first_token_seconds: float = 0.0
+    tokens_per_second: float = 0.0
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """What the endpoint saw of one request. Never the key: only which headers carried one."""
+
+    method: str
+    path: str
+    status: int
+    auth_headers: tuple[str, ...]
+    model: str | None
+    stream: bool
+    at: float
+
+
+@dataclass
+class EndpointState:
+    """What every handler shares: settings, queued faults, limits and the request log."""
+
+    pacing: Pacing
+    limiter: RateLimiter | None
+    faults: FaultQueue
+    requests: deque[RequestRecord]
+    ids: itertools.count
+
+
+def _usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
+
+
+def _answer_pieces(reply: str, request: dict[str, Any]) -> tuple[list[str], str]:
+    """The answer's token pieces after ``stop`` and ``max_tokens``, and its finish reason."""
+    stops = request.get("stop") or []
+    for stop in [stops] if isinstance(stops, str) else stops:
+        if stop and stop in reply:
+            reply = reply[: reply.index(stop)]
+    pieces = split_tokens(reply)
+    max_tokens = request.get("max_tokens")
+    if max_tokens is not None and len(pieces) > max_tokens:
+        return pieces[:max_tokens], "length"
+    return pieces, "stop"
+
+
+class _ApiHandler(web.RequestHandler):
+    """Shared by every route: errors in the service's shape, keys checked, requests logged."""
+
+    state: EndpointState
+    model_name: str | None = None
+    streaming = False
+
+    def initialize(self, state: EndpointState) -> None:
+        self.state = state
+
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Type", "application/json")
+        self.clear_header("Server")
+
+    def send_error_body(self, error: ApiError) -> None:
+        self.set_status(error.status)
+        for name, value in error.headers.items():
+            self.set_header(name, value)
+        self.finish(error.body())
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        if status_code == 405:
+            code = "method_not_allowed"
+            message = f"{self.request.method} is not allowed on {self.request.path[:100]}."
+        elif status_code == 404:
+            code = "not_found"
+            message = (f"No such route: {self.request.path[:100]}. Chat completions are at "
+                       "POST <endpoint>/chat/completions.")
+        else:
+            code, message = "bad_request" if status_code < 500 else "internal_server_error", self._reason
+        self.finish({"error": {"code": code, "message": message}})
+
+    def auth_headers(self) -> tuple[str, ...]:
+        return tuple(h for h in ("Authorization", "api-key") if self.request.headers.get(h))
+
+    def require_key(self) -> str:
+        """The caller's key, from ``Authorization: Bearer`` or ``api-key``; else a 401."""
+        bearer = self.request.headers.get("Authorization", "")
+        key = bearer[7:].strip() if bearer[:7].lower() == "bearer " else ""
+        key = key or self.request.headers.get("api-key", "").strip()
+        if not key:
+            raise ApiError(401, "unauthorized",
+                           "No key was sent. Send it as 'Authorization: Bearer <key>' or 'api-key: <key>'.")
+        return key
+
+    def on_finish(self) -> None:
+        self.state.requests.append(RequestRecord(
+            self.request.method or "", self.request.path, self.get_status(),
+            self.auth_headers(), self.model_name, self.streaming, time.monotonic(),
+        ))
+
+
+class NotFoundHandler(_ApiHandler):
+    def prepare(self) -> None:
+        raise web.HTTPError(404)
+
+
+class CatalogHandler(_ApiHandler):
+    def get(self) -> None:
+        self.finish(json.dumps(catalog_entries()))
+
+
+class OpenAIModelsHandler(_ApiHandler):
+    def get(self) -> None:
+        try:
+            self.require_key()
+        except ApiError as error:
+            return self.send_error_body(error)
+        data = [{"id": e["name"], "object": "model", "owned_by": "microsoft"} for e in catalog_entries()]
+        self.finish({"object": "list", "data": data})
+
+
+class InfoHandler(_ApiHandler):
+    def get(self) -> None:
+        try:
+            self.require_key()
+        except ApiError as error:
+            return self.send_error_body(error)
+        model = find_model(self.get_query_argument("model", DEFAULT_MODEL))
+        self.finish({
+            "model_name": model.name if model else DEFAULT_MODEL,
+            "model_type": "chat-completion",
+            "model_provider_name": "Microsoft",
+        })
+
+
+@web.stream_request_body
+class ChatCompletionsHandler(_ApiHandler):
+    def prepare(self) -> None:
+        self._chunks: list[bytes] = []
+        self._size = 0
+
+    def data_received(self, chunk: bytes) -> None:
+        self._size += len(chunk)
+        if self._size <= MAX_BODY_BYTES:  # beyond that, count but keep nothing
+            self._chunks.append(chunk)
+
+    async def post(self) -> None:
+        try:
+            await self._answer()
+        except ApiError as error:
+            if not self._finished:
+                self.send_error_body(error)
+
+    async def _answer(self) -> None:
+        key = self.require_key()
+        if self._size > MAX_BODY_BYTES:
+            raise ApiError(413, "request_body_too_large",
+                           f"The request body is {self._size} bytes; the limit is {MAX_BODY_BYTES}.")
+        request = parse_chat_request(b"".join(self._chunks))
+        self.model_name = request["model"]
+        self.streaming = bool(request.get("stream"))
+        requested = self.request.headers.get(FAULT_HEADER)
+        fault = Fault.named(requested.strip()) if requested else self.state.faults.take()
+        if fault and fault.delay_seconds:
+            await asyncio.sleep(fault.delay_seconds)
+        if fault and (error := fault.error(self.model_name)):
+            raise error
+        model = find_model(self.model_name)
+        if model is None:
+            raise ApiError(404, "unknown_model", f"Unknown model: {self.model_name[:100]}")
+        if self.state.limiter is None:
+            await self._respond(request, model.max_input_tokens, model.name, fault)
+        else:
+            with self.state.limiter.admit(key, model.name):
+                await self._respond(request, model.max_input_tokens, model.name, fault)
+
+    async def _respond(self, request: dict[str, Any], max_input: int, name: str, fault: Fault | None) -> None:
+        messages = request["messages"]
+        prompt_tokens = count_prompt_tokens(messages)
+        if prompt_tokens > max_input:
+            raise ApiError(413, "tokens_limit_reached",
+                           f"Request body too large for {name} model. Max size: {max_input} tokens "
+                           f"(this request has about {prompt_tokens}).")
+        if (request.get("max_tokens") or 0) > MAX_OUTPUT_TOKENS:
+            raise ApiError(400, "tokens_limit_reached",
+                           f"max_tokens is {request['max_tokens']}, but the limit for {name} is "
+                           f"{MAX_OUTPUT_TOKENS} output tokens per request.")
+        pieces, finish_reason = _answer_pieces(scripted_reply(messages, name), request)
+        if fault and fault.finish_reason:
+            pieces, finish_reason = pieces[: len(pieces) // 3], fault.finish_reason
+        usage = _usage(prompt_tokens, len(pieces))
+        head = {
+            "id": f"chatcmpl-offline-{next(self.state.ids):06d}",
+            "created": int(time.time()),
+            "model": self.model_name,
+        }
+        if not self.streaming:
+            message = {"role": "assistant", "content": "".join(pieces), "tool_calls": None}
+            self.finish({**head, "object": "chat.completion", "usage": usage, "choices": [
+                {"index": 0, "message": message, "finish_reason": finish_reason},
+            ]})
+            return
+        include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
+        await self._stream(head, pieces, finish_reason, usage, include_usage, fault)
+
+    async def _stream(self, head: dict[str, Any], pieces: list[str], finish_reason: str,
+                      usage: dict[str, int], include_usage: bool, fault: Fault | None) -> None:
+        self.set_header("Content-Type", "text/event-stream")
+        self.set_header("Cache-Control", "no-cache")
+        pacing = self.state.pacing
+        head = {**head, "object": "chat.completion.chunk"}
+
+        def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+            choice = {"index": 0, "delta": delta, "finish_reason": finish}
+            return "data: " + json.dumps({**head, "choices": [choice], **extra}) + "\n\n"
+
+        try:
+            self.write(chunk({"role": "assistant", "content": ""}))
+            await self.flush()
+            if pacing.first_token_seconds:
+                await asyncio.sleep(pacing.first_token_seconds)
+            for number, piece in enumerate(pieces):
+                if fault and fault.cut_stream and number == len(pieces) // 2:
+                    self.request.connection.stream.close()
+                    return
+                if number and pacing.tokens_per_second:
+                    await asyncio.sleep(1 / pacing.tokens_per_second)
+                self.write(chunk({"content": piece}))
+                await self.flush()
+            if include_usage:
+                self.write(chunk({}, finish_reason))
+                self.write("data: " + json.dumps({**head, "choices": [], "usage": usage}) + "\n\n")
+            else:
+                self.write(chunk({}, finish_reason, usage=usage))
+            self.write("data: [DONE]\n\n")
+            self.finish()
+        except StreamClosedError:
+            pass  # the client went away; nothing is left to answer
+
+
+def make_app(state: EndpointState) -> web.Application:
+    routes = [
+        (BASE_PATHS + r"/chat/completions/?", ChatCompletionsHandler),
+        (BASE_PATHS + r"/info/?", InfoHandler),
+        (r"/catalog/models/?", CatalogHandler),
+        (r"(?:/v1|/openai/v1)/models/?", OpenAIModelsHandler),
+    ]
+    return web.Application(
+        [(path, handler, {"state": state}) for path, handler in routes],
+        default_handler_class=NotFoundHandler,
+        default_handler_args={"state": state},
+        log_function=lambda handler: None,
+    )
+
+
+def new_state(pacing: Pacing | None = None, limits: RateLimits | None = None) -> EndpointState:
+    return EndpointState(
+        pacing=pacing or Pacing(),
+        limiter=RateLimiter(limits) if limits else None,
+        faults=FaultQueue(),
+        requests=deque(maxlen=10_000),
+        ids=itertools.count(1),
+    )
