@@ -1,0 +1,20 @@
+"""Helpers shared by the notebooks: one import line gives a lesson all it needs.
+
+    from chat_helpers import connect, show_answer, show_usage
+
+Read the modules beside this file to see how each piece works:
+``config`` (what `.env` says), ``connection`` (the client), ``display`` (answers in the
+notebook), ``conversation`` (history and context window), ``errors`` (readable failures).
+"""
+
+from .config import LESSON_MODELS, ConfigurationError, load_settings
+from .connection import Connection, connect, offline_endpoint
+from .conversation import Conversation, estimate_tokens
+from .display import StreamedAnswer, finish_reason, show_answer, show_usage, stream_answer, usage_line
+from .errors import Explanation, explain, last_error
+
+__all__ = [
+    "LESSON_MODELS", "ConfigurationError", "Connection", "Conversation", "Explanation",
+    "StreamedAnswer", "connect", "estimate_tokens", "explain", "finish_reason", "last_error",
+    "load_settings", "offline_endpoint", "show_answer", "show_usage", "stream_answer", "usage_line",
+]

@@ -1,0 +1,116 @@
+"""Showing answers in a notebook: as Markdown, streamed live into one output, with token usage.
+
+These work the same for azure-ai-inference and openai responses: both have
+``choices[0].message.content`` (or ``.delta.content`` when streamed) and ``usage``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from IPython.display import Markdown, display
+
+UPDATE_INTERVAL_SECONDS = 0.1  # redraw a streamed answer at most this often, not on every token
+
+
+def usage_line(usage: Any) -> str:
+    """"Tokens: 24 prompt + 7 completion = 31 total", from a response's ``usage``."""
+    return (f"Tokens: {usage.prompt_tokens} prompt + {usage.completion_tokens} completion"
+            f" = {usage.total_tokens} total")
+
+
+def finish_reason(choice: Any) -> str | None:
+    """The finish reason as plain text ("stop", "length", ...), from either SDK."""
+    reason = choice.finish_reason
+    return None if reason is None else str(getattr(reason, "value", reason))
+
+
+def show_answer(response: Any) -> None:
+    """Show the answer of a (non-streamed) response as Markdown, and why it ended if not finished."""
+    choice = response.choices[0]
+    display(Markdown(choice.message.content or ""))
+    if finish_reason(choice) != "stop":
+        print(f"(The answer ended early: finish_reason is {finish_reason(choice)!r}.)")
+
+
+def show_usage(response: Any) -> None:
+    """Print how many tokens the request and its answer used."""
+    print(usage_line(response.usage))
+
+
+@dataclass
+class StreamedAnswer:
+    """A streamed answer once it has ended: its text, how it ended and how fast it came."""
+
+    text: str = ""
+    finish_reason: str | None = None
+    usage: Any = None
+    pieces: int = 0
+    first_token_seconds: float | None = None
+    total_seconds: float = 0.0
+    error: BaseException | None = None
+
+    @property
+    def complete(self) -> bool:
+        """False when the stream broke off before the model finished."""
+        return self.error is None and self.finish_reason is not None
+
+    @property
+    def tokens_per_second(self) -> float:
+        after_first = self.total_seconds - (self.first_token_seconds or 0)
+        return (self.pieces - 1) / after_first if self.pieces > 1 and after_first > 0 else 0.0
+
+    def timing_line(self) -> str:
+        """"First token after 0.31 s; 137 tokens in 2.6 s (52 tokens/s)"."""
+        first = f"{self.first_token_seconds:.2f} s" if self.first_token_seconds is not None else "never"
+        return (f"First token after {first}; {self.pieces} tokens in {self.total_seconds:.1f} s "
+                f"({self.tokens_per_second:.0f} tokens/s)")
+
+
+def _markdown(answer: StreamedAnswer, cursor: bool) -> Markdown:
+    text = answer.text + (" ▌" if cursor else "")
+    if answer.error is not None:
+        text += "\n\n*[The answer is incomplete: the stream was cut off.]*"
+    return Markdown(text)
+
+
+def stream_answer(updates: Iterable[Any], show: bool = True) -> StreamedAnswer:
+    """Show a streamed response live in one output as it arrives, and return it when it ends.
+
+    A stream that breaks off keeps what arrived: the answer is marked incomplete and the
+    error is kept in ``answer.error`` instead of being raised.
+    """
+    answer = StreamedAnswer()
+    handle = display(Markdown(""), display_id=True) if show else None
+    started = last_drawn = time.perf_counter()
+    try:
+        for update in updates:
+            if update.usage:
+                answer.usage = update.usage
+            if not update.choices:
+                continue
+            choice = update.choices[0]
+            if choice.delta.content:
+                if answer.first_token_seconds is None:
+                    answer.first_token_seconds = time.perf_counter() - started
+                answer.text += choice.delta.content
+                answer.pieces += 1
+            if choice.finish_reason:
+                answer.finish_reason = finish_reason(choice)
+            if handle and time.perf_counter() - last_drawn >= UPDATE_INTERVAL_SECONDS:
+                handle.update(_markdown(answer, cursor=True))
+                last_drawn = time.perf_counter()
+    except Exception as error:  # a stream cut off midway: keep what arrived
+        if answer.pieces == 0:
+            raise
+        answer.error = error
+    answer.total_seconds = time.perf_counter() - started
+    if handle:
+        # nbval ignores display updates, so the live output ends empty and the whole answer is
+        # shown once more as an ordinary output: what the notebook stores, the tests re-create.
+        handle.update(Markdown(""))
+        display(_markdown(answer, cursor=False))
+    return answer

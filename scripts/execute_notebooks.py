@@ -1,0 +1,64 @@
+"""Run notebooks top to bottom and store their outputs, as the tests will re-create them.
+
+    .venv/bin/python scripts/execute_notebooks.py                 # every notebook
+    .venv/bin/python scripts/execute_notebooks.py notebooks/01_basic_chat.ipynb
+
+Outputs come from the offline endpoint in the test environment (test_settings.py). Cell
+metadata is reduced to tags, and widget state is stored so GitHub can show widgets.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import test_settings  # noqa: E402
+
+KEPT_NOTEBOOK_METADATA = ("kernelspec", "language_info", "widgets")
+
+
+def clean(notebook: nbformat.NotebookNode) -> None:
+    """Drop metadata that varies between runs or editors; keep tags, kernel and widget state."""
+    notebook.metadata = nbformat.NotebookNode(
+        {k: v for k, v in notebook.metadata.items() if k in KEPT_NOTEBOOK_METADATA})
+    notebook.metadata.kernelspec = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    notebook.metadata.language_info = {"name": "python"}
+    for cell in notebook.cells:
+        tags = cell.metadata.get("tags")
+        cell.metadata = nbformat.NotebookNode({"tags": tags} if tags else {})
+        cell.pop("id", None)
+
+
+def execute(path: Path) -> None:
+    notebook = nbformat.read(path, as_version=4)
+    client = NotebookClient(notebook, timeout=300, kernel_name="python3", allow_errors=True,
+                            store_widget_state=True, record_timing=False,
+                            resources={"metadata": {"path": str(path.parent)}})
+    client.execute()
+    errors = [c for c in notebook.cells if c.cell_type == "code" and any(
+        o.output_type == "error" for o in c.outputs) and "raises-exception" not in c.metadata.get("tags", [])
+        and "NBVAL_RAISES_EXCEPTION" not in c.source]
+    clean(notebook)
+    nbformat.validate(notebook)
+    nbformat.write(notebook, path)
+    status = f"{len(errors)} unexpected error(s)" if errors else "ok"
+    print(f"{path.relative_to(ROOT)}: {status}")
+    if errors:
+        raise SystemExit(1)
+
+
+def main(paths: list[str]) -> None:
+    test_settings.apply()
+    notebooks = [Path(p).resolve() for p in paths] or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    for path in notebooks:
+        execute(path)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
