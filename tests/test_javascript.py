@@ -1,0 +1,129 @@
+"""The quick start's JavaScript samples, run with Node against the offline endpoint as a learner runs them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from offline_endpoint import OfflineEndpoint
+from offline_endpoint.answers import scripted_reply
+
+SAMPLES = Path(__file__).resolve().parent.parent / "notebooks" / "javascript"
+SETTINGS_VARIABLES = ("CHAT_ENDPOINT_URL", "CHAT_API_KEY", "CHAT_MODEL_ID")
+TEST_KEY = "offline-js-test-key-7c1d3a"  # distinctive, so a test can search the output for it
+TEST_MODEL = "Phi-3-small-8k-instruct"  # the model the seeds use
+EXERCISE_PROMPT = "Give me 5 good reasons why I should exercise every day."
+
+
+@pytest.fixture(scope="session")
+def node() -> str:
+    """The node executable, with the samples' packages installed (``npm ci`` when they are missing)."""
+    node_path, npm_path = shutil.which("node"), shutil.which("npm")
+    if not node_path or not npm_path:
+        pytest.fail("Node.js and npm are needed for the JavaScript lesson (CI's .ci/run checks for them).")
+    if not (SAMPLES / "node_modules" / "@azure-rest" / "ai-inference").is_dir():
+        subprocess.run([npm_path, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=SAMPLES,
+                       check=True, capture_output=True, timeout=300)
+    return node_path
+
+
+def run_sample(node: str, name: str, **settings: str | None) -> subprocess.CompletedProcess[str]:
+    """Run ``node <name>.js`` in the samples' folder with these CHAT_* variables (None leaves one out)."""
+    env = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARIABLES}
+    env.update({k: v for k, v in settings.items() if v is not None})
+    return subprocess.run([node, f"{name}.js"], cwd=SAMPLES, env=env, capture_output=True, text=True,
+                          timeout=60)
+
+
+def offline_settings(endpoint: OfflineEndpoint, base_path: str = "") -> dict[str, str]:
+    return {"CHAT_ENDPOINT_URL": endpoint.url + base_path, "CHAT_API_KEY": TEST_KEY, "CHAT_MODEL_ID": TEST_MODEL}
+
+
+def assert_key_not_shown(result: subprocess.CompletedProcess[str]) -> None:
+    assert TEST_KEY not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("base_path", ["", "/inference", "/v1"])
+def test_basic_sample_prints_the_answer(node: str, offline_endpoint: OfflineEndpoint, base_path: str) -> None:
+    result = run_sample(node, "basic", **offline_settings(offline_endpoint, base_path))
+
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == "The capital of France is Paris.\n"
+    last = offline_endpoint.requests[-1]
+    assert (last.path, last.model, last.stream) == (f"{base_path}/chat/completions", TEST_MODEL, False)
+    assert "Authorization" in last.auth_headers
+
+
+def test_multi_turn_sample_answers_the_follow_up_in_context(node: str, offline_endpoint: OfflineEndpoint) -> None:
+    result = run_sample(node, "multi_turn", **offline_settings(offline_endpoint))
+
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.startswith("The capital of Spain is Madrid.")
+
+
+def test_streaming_sample_prints_the_whole_streamed_answer(node: str, offline_endpoint: OfflineEndpoint) -> None:
+    messages = [{"role": "system", "content": "You are a helpful assistant."},
+                {"role": "user", "content": EXERCISE_PROMPT}]
+    result = run_sample(node, "streaming", **offline_settings(offline_endpoint))
+
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == scripted_reply(messages, TEST_MODEL) + "\n"
+    assert result.stdout.count("\n") > 5  # all five reasons, line breaks kept
+    assert offline_endpoint.requests[-1].stream
+
+
+def test_samples_work_with_localhost_spelled_out(node: str, offline_endpoint: OfflineEndpoint) -> None:
+    settings = offline_settings(offline_endpoint)
+    settings["CHAT_ENDPOINT_URL"] = settings["CHAT_ENDPOINT_URL"].replace("127.0.0.1", "localhost")
+    result = run_sample(node, "basic", **settings)
+
+    assert (result.returncode, result.stdout) == (0, "The capital of France is Paris.\n")
+
+
+def test_an_error_response_is_reported_without_the_key(node: str, offline_endpoint: OfflineEndpoint) -> None:
+    offline_endpoint.faults.add("retired")
+    result = run_sample(node, "basic", **offline_settings(offline_endpoint))
+
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("The sample encountered an error:")
+    assert "github_models_retirement_brownout" in result.stderr
+    assert_key_not_shown(result)
+
+
+def test_a_streaming_error_names_the_status(node: str, offline_endpoint: OfflineEndpoint) -> None:
+    offline_endpoint.faults.add("unauthorized")
+    result = run_sample(node, "streaming", **offline_settings(offline_endpoint))
+
+    assert result.returncode == 1
+    assert "http operation failed with 401 code" in result.stderr
+    assert_key_not_shown(result)
+
+
+@pytest.mark.parametrize("sample", ["basic", "multi_turn", "streaming"])
+def test_plain_http_to_another_machine_is_refused(node: str, offline_endpoint: OfflineEndpoint, sample: str) -> None:
+    seen = len(offline_endpoint.requests)
+    settings = offline_settings(offline_endpoint)
+    settings["CHAT_ENDPOINT_URL"] = "http://192.0.2.10:8000/v1"  # TEST-NET-1: never a real machine
+    result = run_sample(node, sample, **settings)
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "plain http:// to another machine would send your key unencrypted" in result.stderr
+    assert_key_not_shown(result)
+    assert len(offline_endpoint.requests) == seen
+
+
+@pytest.mark.parametrize("missing", SETTINGS_VARIABLES)
+def test_a_missing_variable_says_to_run_connect_first(node: str, offline_endpoint: OfflineEndpoint,
+                                                      missing: str) -> None:
+    settings: dict[str, str | None] = {**offline_settings(offline_endpoint), missing: None}
+    result = run_sample(node, "basic", **settings)
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"{missing} not set: run connect() in the notebook first")
