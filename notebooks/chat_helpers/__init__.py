@@ -10,11 +10,12 @@ notebook), ``conversation`` (history and context window), ``errors`` (readable f
 from .config import LESSON_MODELS, ConfigurationError, load_settings
 from .connection import Connection, connect, offline_endpoint
 from .conversation import Conversation, estimate_tokens
-from .display import StreamedAnswer, finish_reason, show_answer, show_usage, stream_answer, usage_line
+from .display import StreamedAnswer, finish_reason, show_answer, show_messages, show_usage, stream_answer, usage_line
 from .errors import Explanation, explain, last_error
 
 __all__ = [
     "LESSON_MODELS", "ConfigurationError", "Connection", "Conversation", "Explanation",
     "StreamedAnswer", "connect", "estimate_tokens", "explain", "finish_reason", "last_error",
-    "load_settings", "offline_endpoint", "show_answer", "show_usage", "stream_answer", "usage_line",
+    "load_settings", "offline_endpoint", "show_answer", "show_messages", "show_usage", "stream_answer",
+    "usage_line",
 ]

@@ -41,6 +41,17 @@ def show_usage(response: Any) -> None:
     print(usage_line(response.usage))
 
 
+def show_messages(messages: Iterable[Any], width: int = 100) -> None:
+    """Print a list of messages one per line, role first, long ones shortened to ``width``.
+
+    Takes SDK message objects (``UserMessage(...)``) or plain dicts, the way they are sent.
+    """
+    for message in messages:
+        role, content = dict(message)["role"], " ".join(str(dict(message).get("content") or "").split())
+        line = f"{role:<10} {content}"
+        print(line if len(line) <= width else line[: width - 1] + "…")
+
+
 @dataclass
 class StreamedAnswer:
     """A streamed answer once it has ended: its text, how it ended and how fast it came."""
