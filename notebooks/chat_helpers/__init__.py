@@ -12,10 +12,11 @@ from .connection import Connection, connect, offline_endpoint
 from .conversation import Conversation, estimate_tokens
 from .display import StreamedAnswer, finish_reason, show_answer, show_messages, show_usage, stream_answer, usage_line
 from .errors import Explanation, explain, last_error
+from .playground import Playground, show_playground
 
 __all__ = [
-    "LESSON_MODELS", "ConfigurationError", "Connection", "Conversation", "Explanation",
+    "LESSON_MODELS", "ConfigurationError", "Connection", "Conversation", "Explanation", "Playground",
     "StreamedAnswer", "connect", "estimate_tokens", "explain", "finish_reason", "last_error",
     "load_settings", "offline_endpoint", "show_answer", "show_messages", "show_usage", "stream_answer",
-    "usage_line",
+    "show_playground", "usage_line",
 ]

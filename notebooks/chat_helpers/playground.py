@@ -1,0 +1,310 @@
+"""A chat playground in the notebook, like the web playground GitHub Models had for every model.
+
+    from chat_helpers import show_playground
+    playground = show_playground()
+
+The panel is made of ipywidgets: pick a model, write a system prompt, set ``temperature``,
+``top_p`` and ``max_tokens``, and chat. Answers stream into their bubble as they arrive. A turn
+is stored only when its answer arrived whole, so a failed request leaves the conversation as it
+was. Everything the panel does can also be done from code: ``send()``, ``clear()``,
+``export_json()``, ``export_markdown()``.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import html
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import ipywidgets as widgets
+from azure.ai.inference.models import AssistantMessage, SystemMessage, UserMessage
+from IPython.display import display
+
+from .config import LESSON_MODELS, ConfigurationError, load_settings
+from .connection import Connection, connect
+from .conversation import Conversation
+from .display import UPDATE_INTERVAL_SECONDS, StreamedAnswer, stream_answer, usage_line
+from .errors import explain
+
+DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
+CURSOR = " ▌"
+
+TEMPERATURE_HELP = ("temperature: how random the choice of each next token is. 0 picks the most likely "
+                    "token almost every time (steady, repeatable answers); higher values give more varied, "
+                    "more surprising answers.")
+TOP_P_HELP = ("top_p: the model picks each next token only among the most likely ones whose probabilities "
+              "add up to top_p. 1 allows every token; 0.1 only the top 10% of the probability mass. "
+              "Change this or temperature, not both.")
+MAX_TOKENS_HELP = ("max_tokens: the most tokens the answer may have. A longer answer is cut off there and "
+                   "ends with finish_reason 'length'.")
+
+_STYLE = """<style>
+.chat-playground-bubble p { margin: 0.25em 0; }
+.chat-playground-bubble pre { white-space: pre-wrap; }
+.chat-playground-bubble ol, .chat-playground-bubble ul { margin: 0.25em 0; padding-left: 1.5em; }
+</style>"""
+
+try:  # mistune comes with JupyterLab (through nbconvert); raw HTML in an answer is escaped, not run
+    import mistune
+
+    _markdown_to_html: Callable[[str], str] = mistune.create_markdown(
+        escape=True, plugins=["strikethrough", "table"])  # type: ignore[assignment]
+except ImportError:  # a kernel without mistune still shows the text, as it is
+    def _markdown_to_html(text: str) -> str:
+        return f'<p style="white-space: pre-wrap">{html.escape(text)}</p>'
+
+
+def markdown_html(text: str) -> str:
+    """``text`` (Markdown) as safe HTML: HTML in it is shown as text and harmful links are dropped."""
+    return _markdown_to_html(text)
+
+
+def _bubble_html(role: str, speaker: str, text: str, note: str = "") -> str:
+    background = "var(--jp-brand-color3, #bbdefb)" if role == "user" else "var(--jp-layout-color2, #eeeeee)"
+    note_html = (f'<div class="chat-playground-note" style="font-size: 0.85em; opacity: 0.75; margin-top: 4px">'
+                 f"{html.escape(note)}</div>") if note else ""
+    return (f'<div class="chat-playground-bubble chat-playground-{role}" style="background: {background}; '
+            f'color: var(--jp-ui-font-color1, #000); border-radius: 12px; padding: 6px 12px">'
+            f'<div style="font-size: 0.8em; font-weight: bold; opacity: 0.7">{html.escape(speaker)}</div>'
+            f"{markdown_html(text)}{note_html}</div>")
+
+
+def _error_html(error: BaseException) -> str:
+    explanation = explain(error)
+    if explanation is None:
+        lines = [f"{type(error).__name__}: {error}"]
+    else:
+        lines = [explanation.what, f"Why: {explanation.why}", f"What to do: {explanation.todo}"]
+    body = "".join(f"<div>{html.escape(line)}</div>" for line in lines)
+    return ('<div class="chat-playground-error" style="border-left: 4px solid var(--jp-error-color1, #d32f2f); '
+            'padding: 4px 10px; margin: 4px 0">'
+            "<b>The request failed; the conversation is unchanged and your message is back in the box.</b>"
+            f"{body}</div>")
+
+
+def answer_note(answer: StreamedAnswer) -> str:
+    """The line under an answer: its token usage, how long it took, and why it ended if not finished."""
+    parts = [usage_line(answer.usage) if answer.usage else "Tokens: not reported"]
+    first = f"first token after {answer.first_token_seconds:.2f} s, " if answer.first_token_seconds is not None else ""
+    parts.append(f"{first}answer in {answer.total_seconds:.2f} s")
+    if answer.finish_reason == "length":
+        parts.append("cut off at max_tokens (finish_reason 'length')")
+    elif answer.finish_reason not in (None, "stop"):
+        parts.append(f"finish_reason {answer.finish_reason!r}")
+    return " · ".join(parts)
+
+
+def model_choices(models: Iterable[str] = LESSON_MODELS) -> list[tuple[str, str]]:
+    """(label, model id) for each lesson model the configured provider offers, in its own ids."""
+    choices = []
+    for name in models:
+        try:
+            model_id = load_settings(model=name).model
+        except ConfigurationError:  # this provider does not have that model
+            continue
+        choices.append((name if model_id == name else f"{name} ({model_id})", model_id))
+    return choices
+
+
+class Playground:
+    """A chat panel: model, system prompt, sampling sliders, conversation, Send, Clear and Export.
+
+    ``connection`` is what ``connect()`` returns (by default the configured provider). The
+    widgets are attributes, so code and tests can use the panel as a learner does:
+    ``playground.message_box.value = "Hi"; playground.send_button.click()``.
+    """
+
+    def __init__(self, connection: Connection | None = None) -> None:
+        self.connection = connection or connect(quiet=True)
+        choices = model_choices()
+        if self.connection.model not in [model_id for _, model_id in choices]:
+            choices.insert(0, (self.connection.model, self.connection.model))
+        self.conversation = Conversation(self.connection, system=DEFAULT_SYSTEM_PROMPT)
+        self.answers: list[StreamedAnswer] = []
+        self.busy = False
+
+        wide = widgets.Layout(width="100%")
+        describe = {"description_width": "110px"}
+        self.model_picker = widgets.Dropdown(
+            options=choices, value=self.connection.model, description="Model", style=describe,
+            tooltip="The model that answers. The context window differs: 4k, 8k or 128k tokens.")
+        self.system_prompt = widgets.Textarea(
+            value=DEFAULT_SYSTEM_PROMPT, description="System prompt", style=describe, layout=wide, rows=2,
+            tooltip="The system message: instructions the model reads before the conversation.")
+        self.temperature = widgets.FloatSlider(
+            value=1.0, min=0.0, max=2.0, step=0.1, description="temperature", style=describe,
+            tooltip=TEMPERATURE_HELP)
+        self.top_p = widgets.FloatSlider(
+            value=1.0, min=0.0, max=1.0, step=0.05, description="top_p", style=describe, tooltip=TOP_P_HELP)
+        self.max_tokens = widgets.IntSlider(
+            value=1000, min=1, max=4000, step=1, description="max_tokens", style=describe,
+            tooltip=MAX_TOKENS_HELP)
+        self.bubbles = widgets.VBox(layout=widgets.Layout(width="100%", padding="4px 0"))
+        self.error_box = widgets.HTML(layout=widgets.Layout(display="none"))
+        self.message_box = widgets.Text(
+            placeholder="Type a message and press Enter", layout=widgets.Layout(flex="1 1 auto"),
+            tooltip="Your message. Enter sends it, like the Send button.")
+        self.send_button = widgets.Button(description="Send", button_style="primary", icon="paper-plane",
+                                          tooltip="Send the message with the whole conversation so far.")
+        self.clear_button = widgets.Button(description="Clear", icon="trash",
+                                           tooltip="Start a new conversation (the system prompt stays).")
+        self.export_button = widgets.Button(description="Export", icon="download",
+                                            tooltip="Show the conversation as JSON messages and as Markdown.")
+        self.export_area = widgets.HTML()
+
+        self.send_button.on_click(lambda _button: self.send())
+        self.message_box.on_msg(self._on_message_box_event)
+        self.clear_button.on_click(lambda _button: self.clear())
+        self.export_button.on_click(lambda _button: self.show_export())
+
+        header = widgets.HTML(f"{_STYLE}<b>Chat playground</b> · {html.escape(self.connection.describe())}")
+        self.panel = widgets.VBox([
+            header, self.model_picker, self.system_prompt,
+            widgets.HBox([self.temperature, self.top_p, self.max_tokens], layout=widgets.Layout(flex_flow="row wrap")),
+            self.bubbles, self.error_box,
+            widgets.HBox([self.message_box, self.send_button], layout=wide),
+            widgets.HBox([self.clear_button, self.export_button]),
+            self.export_area,
+        ], layout=widgets.Layout(width="100%", max_width="900px", border="1px solid var(--jp-border-color1, #ccc)",
+                                 padding="8px"))
+
+    # --- what the controls do ---
+
+    def send(self, text: str | None = None) -> StreamedAnswer | None:
+        """Send ``text`` (default: the message box) with the conversation; stream the answer into a bubble.
+
+        Returns the answer, or None when nothing was sent or the request failed (the error is
+        shown in the panel, the message goes back into the box, the conversation is unchanged).
+        """
+        text = (self.message_box.value if text is None else text).strip()
+        if not text or self.busy:
+            return None
+        self._set_busy(True)
+        self.message_box.value = ""
+        self.error_box.value, self.error_box.layout.display = "", "none"
+        conversation = self._current_conversation()
+        user_bubble = self._add_bubble("user", "You", text)
+        answer_bubble = self._add_bubble("assistant", conversation.connection.model, CURSOR)
+        try:
+            updates = conversation.connection.client.complete(
+                messages=conversation.to_send(text), model=conversation.connection.model, stream=True,
+                temperature=self.temperature.value, top_p=self.top_p.value, max_tokens=self.max_tokens.value)
+            answer = stream_answer(self._drawn_live(updates, answer_bubble), show=False)
+            if answer.error is not None:  # the stream broke off: the answer is not whole
+                raise answer.error
+        except Exception as error:
+            self.bubbles.children = [b for b in self.bubbles.children if b not in (user_bubble, answer_bubble)]
+            self.message_box.value = text
+            self.error_box.value, self.error_box.layout.display = _error_html(error), ""
+            return None
+        finally:
+            self._set_busy(False)
+        conversation.messages += [UserMessage(content=text), AssistantMessage(content=answer.text)]
+        answer_bubble.value = _bubble_html("assistant", conversation.connection.model, answer.text, answer_note(answer))
+        self.answers.append(answer)
+        return answer
+
+    def clear(self) -> None:
+        """Forget the conversation and empty the panel; the model, system prompt and sliders stay."""
+        self.conversation = Conversation(self._connection_for(self.model_picker.value),
+                                         system=self.system_prompt.value)
+        self.answers.clear()
+        self.bubbles.children = []
+        self.error_box.value, self.error_box.layout.display = "", "none"
+        self.export_area.value = ""
+
+    def messages(self) -> list[dict[str, Any]]:
+        """The conversation as the SDK sends it: ``[{"role": ..., "content": ...}, ...]``."""
+        return self.conversation.as_dicts()
+
+    def export_json(self) -> str:
+        """The conversation as JSON, the messages list the SDK sends."""
+        return json.dumps(self.messages(), indent=2, ensure_ascii=False)
+
+    def export_markdown(self) -> str:
+        """The conversation as Markdown: one section per message, headed by its role."""
+        sections = [f"# Conversation with {self.conversation.connection.model}"]
+        sections += [f"## {message['role']}\n\n{message['content']}" for message in self.messages()]
+        return "\n\n".join(sections) + "\n"
+
+    def show_export(self) -> None:
+        """Show both exports in the panel, each with a download link."""
+        parts = []
+        for title, filename, mime, text in (("JSON", "conversation.json", "application/json", self.export_json()),
+                                            ("Markdown", "conversation.md", "text/markdown", self.export_markdown())):
+            data = base64.b64encode(text.encode("utf-8")).decode("ascii")
+            parts.append(f'<details open><summary>{title} · <a download="{filename}" '
+                         f'href="data:{mime};charset=utf-8;base64,{data}">download {filename}</a></summary>'
+                         f'<pre style="white-space: pre-wrap; max-height: 20em; overflow: auto">'
+                         f"{html.escape(text)}</pre></details>")
+        self.export_area.value = "".join(parts)
+
+    def show(self) -> Playground:
+        """Display the panel in the notebook and return the playground."""
+        display(self)
+        return self
+
+    # --- inner workings ---
+
+    def _on_message_box_event(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
+        # The text box tells the kernel about Enter with a "submit" event (ipywidgets deprecated
+        # on_submit, not the event); its value is already synced, as it syncs on every keystroke.
+        if content.get("event") == "submit":
+            self.send()
+
+    def _set_busy(self, busy: bool) -> None:
+        self.busy = busy
+        self.send_button.disabled = busy
+        self.clear_button.disabled = busy
+        self.send_button.description = "Answering…" if busy else "Send"
+
+    def _connection_for(self, model_id: str) -> Connection:
+        return dataclasses.replace(self.connection, model=model_id)
+
+    def _current_conversation(self) -> Conversation:
+        """The conversation, following the model picker and the system prompt as they are now."""
+        if self.conversation.connection.model != self.model_picker.value:
+            history = self.conversation.messages
+            self.conversation = Conversation(self._connection_for(self.model_picker.value))
+            self.conversation.messages = history
+        self.conversation.messages[0] = SystemMessage(content=self.system_prompt.value)
+        return self.conversation
+
+    def _add_bubble(self, role: str, speaker: str, text: str) -> widgets.HTML:
+        align = "flex-end" if role == "user" else "flex-start"
+        bubble = widgets.HTML(_bubble_html(role, speaker, text),
+                              layout=widgets.Layout(align_self=align, max_width="85%", margin="3px 0"))
+        self.bubbles.children = [*self.bubbles.children, bubble]
+        return bubble
+
+    def _drawn_live(self, updates: Iterable[Any], bubble: widgets.HTML) -> Iterator[Any]:
+        """Pass the stream's updates on, redrawing ``bubble`` with the text so far now and then.
+
+        Widget changes are sent to the browser at once, even while this handler keeps the
+        kernel busy; redrawing at most every UPDATE_INTERVAL_SECONDS keeps that traffic small.
+        """
+        speaker, text, last_drawn = self.conversation.connection.model, "", 0.0
+        for update in updates:
+            if update.choices and update.choices[0].delta.content:
+                text += update.choices[0].delta.content
+                if time.perf_counter() - last_drawn >= UPDATE_INTERVAL_SECONDS:
+                    bubble.value = _bubble_html("assistant", speaker, text + CURSOR)
+                    last_drawn = time.perf_counter()
+            yield update
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        bundle = self.panel._repr_mimebundle_(**kwargs)
+        # Shown where widgets cannot run (and compared by nbval): one steady line instead of
+        # the widget tree's repr.
+        bundle["text/plain"] = (f"Chat playground. {self.connection.describe()} "
+                                "The panel needs a running kernel with ipywidgets (JupyterLab, for example).")
+        return bundle
+
+
+def show_playground(connection: Connection | None = None) -> Playground:
+    """Show a chat playground for ``connection`` (default: the configured provider) and return it."""
+    return Playground(connection).show()
