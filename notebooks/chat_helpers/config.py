@@ -125,16 +125,16 @@ def _model_id(requested: str, table: Mapping[str, str] | None, where: str, varia
     return table[lesson]
 
 
-def _offline(env: Mapping[str, str], requested: str) -> Settings:
+def _offline(env: Mapping[str, str], requested: str, asked_by: str) -> Settings:
     lesson = _lesson_model(requested)
     if lesson is None:
         raise ConfigurationError(
-            f"CHAT_MODEL is {requested!r}, which the offline endpoint does not know."
+            f"{asked_by} is {requested!r}, which the offline endpoint does not know."
             f"{_did_you_mean(requested, LESSON_MODELS)} It knows: {', '.join(LESSON_MODELS)}.", "CHAT_MODEL")
     return Settings("offline", PROVIDERS["offline"]["title"], lesson)
 
 
-def _foundry(env: Mapping[str, str], requested: str) -> Settings:
+def _foundry(env: Mapping[str, str], requested: str, asked_by: str) -> Settings:
     endpoint = env.get("FOUNDRY_ENDPOINT", "").strip()
     if not endpoint:
         raise MissingSettingError(
@@ -153,7 +153,7 @@ def _foundry(env: Mapping[str, str], requested: str) -> Settings:
                     endpoint, f"{root.scheme}://{root.netloc}/openai/v1", key, use_entra_id)
 
 
-def _local(env: Mapping[str, str], requested: str) -> Settings:
+def _local(env: Mapping[str, str], requested: str, asked_by: str) -> Settings:
     server = env.get("LOCAL_SERVER", "").strip().lower() or "ollama"
     if server not in LOCAL_SERVERS:
         raise ConfigurationError(
@@ -167,7 +167,7 @@ def _local(env: Mapping[str, str], requested: str) -> Settings:
     return Settings("local", preset["title"], model_id, base_url, base_url, key)
 
 
-def _github_models(env: Mapping[str, str], requested: str) -> Settings:
+def _github_models(env: Mapping[str, str], requested: str, asked_by: str) -> Settings:
     endpoint = _check_url(env.get("GITHUB_MODELS_ENDPOINT", "").strip()
                           or PROVIDERS["github-models"]["endpoint"], "GITHUB_MODELS_ENDPOINT")
     key = env.get("GITHUB_TOKEN", "").strip()
@@ -191,8 +191,9 @@ def load_settings(env: Mapping[str, str] | None = None, model: str | None = None
     env = read_environment() if env is None else env
     provider = env.get("CHAT_PROVIDER", "").strip().lower() or "offline"
     requested = model or env.get("CHAT_MODEL", "").strip() or DEFAULT_MODEL
+    asked_by = "The model given to connect()" if model else "CHAT_MODEL"
     if provider not in _LOADERS:
         raise ConfigurationError(
             f"CHAT_PROVIDER is {provider!r}.{_did_you_mean(provider, PROVIDER_NAMES)} "
             f"Choose one of {', '.join(PROVIDER_NAMES)}.", "CHAT_PROVIDER")
-    return _LOADERS[provider](env, requested)
+    return _LOADERS[provider](env, requested, asked_by)
