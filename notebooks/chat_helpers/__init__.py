@@ -11,12 +11,14 @@ from .config import LESSON_MODELS, ConfigurationError, load_settings
 from .connection import Connection, connect, offline_endpoint
 from .conversation import Conversation, estimate_tokens
 from .display import StreamedAnswer, finish_reason, show_answer, show_messages, show_usage, stream_answer, usage_line
-from .errors import Explanation, explain, last_error
+from .errors import Explanation, check_answer, explain, explain_answer, last_error, show_error
 from .playground import Playground, show_playground
+from .retries import RequestPacer, call_with_retry
 
 __all__ = [
     "LESSON_MODELS", "ConfigurationError", "Connection", "Conversation", "Explanation", "Playground",
     "StreamedAnswer", "connect", "estimate_tokens", "explain", "finish_reason", "last_error",
     "load_settings", "offline_endpoint", "show_answer", "show_messages", "show_usage", "stream_answer",
     "show_playground", "usage_line",
+    "RequestPacer", "call_with_retry", "check_answer", "explain_answer", "show_error",
 ]
