@@ -51,8 +51,9 @@ _STYLE = """<style>
 try:  # mistune comes with JupyterLab (through nbconvert); raw HTML in an answer is escaped, not run
     import mistune
 
+    # hard_wrap: a single line break in an answer stays a line break, as chat models intend it.
     _markdown_to_html: Callable[[str], str] = mistune.create_markdown(
-        escape=True, plugins=["strikethrough", "table"])  # type: ignore[assignment]
+        escape=True, hard_wrap=True, plugins=["strikethrough", "table"])  # type: ignore[assignment]
 except ImportError:  # a kernel without mistune still shows the text, as it is
     def _markdown_to_html(text: str) -> str:
         return f'<p style="white-space: pre-wrap">{html.escape(text)}</p>'
@@ -171,6 +172,7 @@ class Playground:
             self.export_area,
         ], layout=widgets.Layout(width="100%", max_width="900px", border="1px solid var(--jp-border-color1, #ccc)",
                                  padding="8px"))
+        self.panel.add_class("chat-playground")  # a name for the panel in the page, for styles and tests
 
     # --- what the controls do ---
 
@@ -300,8 +302,8 @@ class Playground:
         bundle = self.panel._repr_mimebundle_(**kwargs)
         # Shown where widgets cannot run (and compared by nbval): one steady line instead of
         # the widget tree's repr.
-        bundle["text/plain"] = (f"Chat playground. {self.connection.describe()} "
-                                "The panel needs a running kernel with ipywidgets (JupyterLab, for example).")
+        bundle["text/plain"] = (f"Chat playground. {self.connection.describe()} Run this cell to show the "
+                                "panel: it needs a running kernel with ipywidgets, as in JupyterLab.")
         return bundle
 
 
