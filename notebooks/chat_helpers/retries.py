@@ -91,7 +91,6 @@ class RequestPacer:
         self.requests = requests
         self.per_seconds = per_seconds
         self.concurrent = concurrent
-        self.waits = 0  # how many requests had to wait, for a notebook to report
         self._clock = clock
         self._changed = threading.Condition()
         self._ended: deque[float] = deque()  # when the requests still inside the window ended
@@ -110,11 +109,8 @@ class RequestPacer:
 
     def __enter__(self) -> RequestPacer:
         with self._changed:
-            waited = False
             while (wait := self._wait_needed()) != 0:
-                waited = True
                 self._changed.wait(wait)
-            self.waits += waited
             self._in_flight += 1
         return self
 
