@@ -1,0 +1,188 @@
+"""What the display helpers show in a notebook, against the embedded offline endpoint.
+
+Outputs are captured through a real IPython shell, as a notebook would store them: the Markdown
+of an answer, the printed notes and usage lines, and the live output of a streamed answer.
+"""
+
+from __future__ import annotations
+
+import configparser
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure.ai.inference.models import UserMessage
+from azure.core.exceptions import HttpResponseError
+from chat_helpers import (
+    Connection,
+    StreamedAnswer,
+    connect,
+    finish_reason,
+    offline_endpoint,
+    show_answer,
+    show_messages,
+    show_usage,
+    stream_answer,
+    usage_line,
+)
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import capture_output
+from traitlets.config import Config
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDFISH = "Suggest a name for a pet goldfish."
+REASONS = "Give me 5 good reasons why I should exercise every day."
+
+
+@pytest.fixture(scope="module")
+def shell() -> Iterator[InteractiveShell]:
+    """An IPython shell, so displays are captured the way a notebook receives them."""
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"
+    shell = InteractiveShell.instance(config=config)
+    yield shell
+    InteractiveShell.clear_instance()
+
+
+@pytest.fixture
+def chat(shell: InteractiveShell) -> Iterator[Connection]:
+    """The notebooks' connection, with no faults queued before or after the test."""
+    offline_endpoint().faults.clear()
+    yield connect(quiet=True)
+    offline_endpoint().faults.clear()
+
+
+def ask(chat: Connection, prompt: str, **params: Any) -> Any:
+    return chat.client.complete(messages=[UserMessage(content=prompt)], model=chat.model, **params)
+
+
+def markdown_shown(captured: Any) -> list[str]:
+    """The Markdown of each output a cell would store (live updates left out)."""
+    return [output.data["text/markdown"] for output in captured.outputs if not output.update]
+
+
+def test_show_answer_renders_the_reply_as_markdown_with_no_note_when_it_finished(chat: Connection) -> None:
+    response = ask(chat, GOLDFISH)
+    with capture_output() as captured:
+        show_answer(response)
+    assert markdown_shown(captured) == [response.choices[0].message.content]
+    assert "**Bubbles**" in markdown_shown(captured)[0]
+    assert captured.stdout == ""
+
+
+def test_show_answer_says_when_max_tokens_cut_the_answer(chat: Connection) -> None:
+    response = ask(chat, REASONS, max_tokens=20)
+    with capture_output() as captured:
+        show_answer(response)
+    assert markdown_shown(captured) == [response.choices[0].message.content]
+    assert captured.stdout == "(The answer ended early: finish_reason is 'length'.)\n"
+
+
+def test_the_usage_line_counts_what_was_sent_and_what_came_back(chat: Connection) -> None:
+    response = ask(chat, GOLDFISH, max_tokens=5)
+    with capture_output() as captured:
+        show_usage(response)
+    prompt = response.usage.prompt_tokens
+    assert captured.stdout == f"Tokens: {prompt} prompt + 5 completion = {prompt + 5} total\n"
+    assert usage_line(response.usage) == captured.stdout.strip()
+
+
+def test_finish_reason_is_plain_text_for_both_sdks(chat: Connection) -> None:
+    azure_choice = ask(chat, REASONS, max_tokens=3).choices[0]
+    openai_choice = chat.openai_client().chat.completions.create(
+        model=chat.model, messages=[{"role": "user", "content": REASONS}], max_tokens=3).choices[0]
+    assert f"{azure_choice.finish_reason}" != "length"  # the SDK's enum prints as its Python name
+    assert f"{finish_reason(azure_choice)}" == f"{finish_reason(openai_choice)}" == "length"
+
+
+def test_show_answer_and_usage_work_on_openai_responses(chat: Connection) -> None:
+    response = chat.openai_client().chat.completions.create(
+        model=chat.model, messages=[{"role": "user", "content": GOLDFISH}])
+    with capture_output() as captured:
+        show_answer(response)
+        show_usage(response)
+    assert markdown_shown(captured) == [ask(chat, GOLDFISH).choices[0].message.content]
+    assert captured.stdout.startswith("Tokens: ") and captured.stdout.endswith(" total\n")
+
+
+def test_a_streamed_answer_is_the_same_answer_and_the_notebook_keeps_it_whole(chat: Connection) -> None:
+    whole = ask(chat, REASONS).choices[0].message.content
+    with capture_output() as captured:
+        answer = stream_answer(ask(chat, REASONS, stream=True))
+    assert answer.text == whole
+    assert answer.complete and answer.finish_reason == "stop" and answer.error is None
+    assert answer.pieces == answer.usage.completion_tokens
+    # The live output ends empty; the stored answer follows it, whole and without the cursor.
+    assert markdown_shown(captured) == ["", whole]
+    updates = [output.data["text/markdown"] for output in captured.outputs if output.update]
+    assert updates and updates[-1] == ""
+    assert all(update == "" or update.endswith(" ▌") for update in updates)
+
+
+def test_stream_answer_reads_openai_streams_with_their_usage_chunk(chat: Connection) -> None:
+    stream = chat.openai_client().chat.completions.create(
+        model=chat.model, messages=[{"role": "user", "content": REASONS}], stream=True,
+        stream_options={"include_usage": True})
+    answer = stream_answer(stream, show=False)
+    assert answer.text == ask(chat, REASONS).choices[0].message.content
+    assert answer.complete and answer.usage.completion_tokens == answer.pieces
+
+
+def test_a_stream_cut_off_midway_keeps_what_arrived_and_is_marked_incomplete(chat: Connection) -> None:
+    whole = ask(chat, REASONS).choices[0].message.content
+    with capture_output() as captured:
+        answer = stream_answer(ask(chat, REASONS, stream=True, headers={"x-offline-fault": "cut_stream"}))
+    assert not answer.complete
+    assert isinstance(answer.error, HttpResponseError)
+    assert answer.finish_reason is None and answer.usage is None
+    assert 0 < len(answer.text) < len(whole) and whole.startswith(answer.text)
+    stored = markdown_shown(captured)[-1]
+    assert stored.startswith(answer.text) and "The answer is incomplete" in stored
+
+
+def test_a_queued_cut_stream_fault_is_kept_as_the_answer_error_not_raised(chat: Connection) -> None:
+    offline_endpoint().faults.add("cut_stream")
+    answer = stream_answer(ask(chat, REASONS, stream=True), show=False)
+    assert answer.error is not None and not answer.complete and answer.text
+    assert stream_answer(ask(chat, REASONS, stream=True), show=False).complete  # the fault was used once
+
+
+def test_the_rate_leaves_out_the_wait_for_the_first_token() -> None:
+    answer = StreamedAnswer(text="...", pieces=11, first_token_seconds=0.5, total_seconds=1.5)
+    assert answer.tokens_per_second == 10
+    assert answer.timing_line() == "First token after 0.50 s; 11 tokens in 1.5 s (10 tokens/s)"
+
+
+def test_the_timing_line_of_a_stream_with_no_token_says_so() -> None:
+    assert StreamedAnswer(total_seconds=0.2).timing_line() == "First token after never; 0 tokens in 0.2 s (0 tokens/s)"
+
+
+def sanitize(text: str) -> str:
+    """``text`` as nbval compares it, after the project's sanitize patterns."""
+    patterns = configparser.ConfigParser(interpolation=None)
+    patterns.read(ROOT / "nbval_sanitize.cfg", encoding="utf-8")
+    for section in patterns.sections():
+        text = re.sub(patterns[section]["regex"], patterns[section]["replace"], text)
+    return text
+
+
+def test_stored_timing_lines_compare_equal_across_runs_but_keep_the_token_count() -> None:
+    fast = StreamedAnswer(pieces=137, first_token_seconds=0.0004, total_seconds=0.02)
+    paced = StreamedAnswer(pieces=137, first_token_seconds=0.31, total_seconds=2.9)
+    shorter = StreamedAnswer(pieces=20, first_token_seconds=0.0004, total_seconds=0.02)
+    assert sanitize(fast.timing_line()) == sanitize(paced.timing_line())
+    assert sanitize(fast.timing_line()) != sanitize(shorter.timing_line())
+    assert "137 tokens" in sanitize(fast.timing_line())
+
+
+def test_show_messages_prints_one_short_line_per_message(capsys: pytest.CaptureFixture[str]) -> None:
+    long_answer = "Madrid. " * 30
+    show_messages([{"role": "system", "content": "You are a helpful assistant."},
+                   UserMessage(content="What about\nSpain?"),
+                   {"role": "assistant", "content": long_answer}], width=60)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:2] == ["system     You are a helpful assistant.", "user       What about Spain?"]
+    assert lines[2].startswith("assistant  Madrid. Madrid.") and lines[2].endswith("…")
+    assert len(lines) == 3 and len(lines[2]) == 60
