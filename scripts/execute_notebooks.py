@@ -29,10 +29,26 @@ def clean(notebook: nbformat.NotebookNode) -> None:
         {k: v for k, v in notebook.metadata.items() if k in KEPT_NOTEBOOK_METADATA})
     notebook.metadata.kernelspec = {"display_name": "Python 3", "language": "python", "name": "python3"}
     notebook.metadata.language_info = {"name": "python"}
+    notebook.nbformat_minor = 4  # format 4.4: no random cell ids to churn in every diff
     for cell in notebook.cells:
         tags = cell.metadata.get("tags")
         cell.metadata = nbformat.NotebookNode({"tags": tags} if tags else {})
         cell.pop("id", None)
+        if cell.cell_type == "code":
+            cell.outputs = merge_streams(cell.outputs)
+
+
+def merge_streams(outputs: list) -> list:
+    """One output per run of the same stream, as Jupyter shows it, not one per flush."""
+    merged: list = []
+    for output in outputs:
+        previous = merged[-1] if merged else None
+        if (previous is not None and output.output_type == "stream" == previous.output_type
+                and output.name == previous.name):
+            previous.text += output.text
+        else:
+            merged.append(output)
+    return merged
 
 
 def execute(path: Path) -> None:
