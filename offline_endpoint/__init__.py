@@ -25,14 +25,12 @@ from tornado.netutil import bind_sockets
 from .catalog import DEFAULT_MODEL, MODELS, find_model
 from .limits import FAULTS, FaultQueue, RateLimits, Window
 from .server import FAULT_HEADER, Pacing, RequestRecord, make_app, new_state
+from .validation import MAX_BODY_BYTES_READ
 
 __all__ = [
     "DEFAULT_MODEL", "FAULTS", "FAULT_HEADER", "MODELS", "OfflineEndpoint", "Pacing",
     "RateLimits", "RequestRecord", "Window", "find_model", "start_in_background",
 ]
-
-_MAX_BODY_BYTES_READ = 64 * 1024 * 1024  # past this tornado drops the connection
-
 
 class OfflineEndpoint:
     """A running offline endpoint. Use ``start_in_background()`` to get one."""
@@ -50,7 +48,7 @@ class OfflineEndpoint:
 
     def _serve(self) -> None:
         asyncio.set_event_loop(self._loop)
-        server = HTTPServer(make_app(self._state), max_body_size=_MAX_BODY_BYTES_READ)
+        server = HTTPServer(make_app(self._state), max_body_size=MAX_BODY_BYTES_READ)
         server.add_sockets(self._sockets)
         self._loop.call_soon(self._ready.set)
         self._loop.run_forever()

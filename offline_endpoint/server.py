@@ -17,7 +17,7 @@ from .answers import count_prompt_tokens, scripted_reply, split_tokens
 from .catalog import DEFAULT_MODEL, MAX_OUTPUT_TOKENS, catalog_entries, find_model
 from .errors import ApiError
 from .limits import Fault, FaultQueue, RateLimiter, RateLimits
-from .validation import MAX_BODY_BYTES, parse_chat_request
+from .validation import MAX_BODY_BYTES, MAX_BODY_BYTES_READ, body_too_large, parse_chat_request
 
 # Base paths a learner's endpoint URL may end in: the old GitHub Models host (none),
 # models.github.ai (/inference), Microsoft Foundry (/models), OpenAI-compatible servers (/v1).
@@ -123,11 +123,14 @@ class _ApiHandler(web.RequestHandler):
                            "No key was sent. Send it as 'Authorization: Bearer <key>' or 'api-key: <key>'.")
         return key
 
-    def on_finish(self) -> None:
-        self.state.requests.append(RequestRecord(
-            self.request.method or "", self.request.path, self.get_status(),
-            self.auth_headers(), self.model_name, self.streaming, time.monotonic(),
-        ))
+    def finish(self, chunk: str | bytes | dict | None = None) -> Any:
+        # Logged before the last bytes go out, so a client holding its answer finds it logged.
+        if not self._finished:
+            self.state.requests.append(RequestRecord(
+                self.request.method or "", self.request.path, self.get_status(),
+                self.auth_headers(), self.model_name, self.streaming, time.monotonic(),
+            ))
+        return super().finish(chunk)
 
 
 class NotFoundHandler(_ApiHandler):
@@ -169,6 +172,10 @@ class ChatCompletionsHandler(_ApiHandler):
     def prepare(self) -> None:
         self._chunks: list[bytes] = []
         self._size = 0
+        declared = self.request.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES_READ:
+            # Answered now: tornado would otherwise drop the connection with a bare 400.
+            self.send_error_body(body_too_large(int(declared)))
 
     def data_received(self, chunk: bytes) -> None:
         self._size += len(chunk)
@@ -185,8 +192,7 @@ class ChatCompletionsHandler(_ApiHandler):
     async def _answer(self) -> None:
         key = self.require_key()
         if self._size > MAX_BODY_BYTES:
-            raise ApiError(413, "request_body_too_large",
-                           f"The request body is {self._size} bytes; the limit is {MAX_BODY_BYTES}.")
+            raise body_too_large(self._size)
         request = parse_chat_request(b"".join(self._chunks))
         self.model_name = request["model"]
         self.streaming = bool(request.get("stream"))

@@ -6,14 +6,26 @@ import json
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import best_match
 
 from .errors import ApiError
 
 MAX_BODY_BYTES = 1024 * 1024
+# Bodies up to this size are read and then refused with a 413; a larger Content-Length is
+# refused from the headers alone, before any of the body is read.
+MAX_BODY_BYTES_READ = 64 * 1024 * 1024
 
-_VALIDATOR = Draft202012Validator(
+
+def _is_integer(checker: Any, instance: Any) -> bool:
+    # JSON Schema counts 3.0 as an integer; the service (and Python slicing) does not.
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+_StrictIntegers = validators.extend(
+    Draft202012Validator, type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer)
+)
+_VALIDATOR = _StrictIntegers(
     json.loads((Path(__file__).parent / "request_schema.json").read_text(encoding="utf-8"))
 )
 
@@ -33,11 +45,15 @@ def _shorten(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def body_too_large(size: int) -> ApiError:
+    """The 413 for a body of ``size`` bytes."""
+    return ApiError(413, "request_body_too_large", f"The request body is {size} bytes; the limit is {MAX_BODY_BYTES}.")
+
+
 def parse_chat_request(body: bytes) -> dict[str, Any]:
     """The request as a dict, checked against ``request_schema.json``."""
     if len(body) > MAX_BODY_BYTES:
-        raise ApiError(413, "request_body_too_large",
-                       f"The request body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}.")
+        raise body_too_large(len(body))
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -47,7 +63,9 @@ def parse_chat_request(body: bytes) -> dict[str, Any]:
         raise ApiError(400, "invalid_json", "The request body is empty; send a JSON object.")
     try:
         request = json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as error:
+    except RecursionError:
+        raise ApiError(400, "invalid_json", "The request body is nested too deeply to read.") from None
+    except ValueError as error:
         raise ApiError(400, "invalid_json", f"The request body is not valid JSON: {error}") from None
     if not isinstance(request, dict):
         raise ApiError(400, "invalid_request",

@@ -1,0 +1,50 @@
+"""Fixtures for the offline endpoint's tests: one endpoint per session, clients made on demand."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from azure.ai.inference import ChatCompletionsClient
+from azure.core.credentials import AzureKeyCredential
+
+from offline_endpoint import OfflineEndpoint, Pacing, start_in_background
+
+TEST_KEY = "offline-test-key-4f9c2e"  # distinctive, so a test can search responses for it
+TEST_MODEL = "Phi-3-small-8k-instruct"  # the model the seeds use
+
+
+@pytest.fixture(scope="session")
+def offline_endpoint_session() -> Iterator[OfflineEndpoint]:
+    """One offline endpoint shared by the whole session (no rate limits, no pacing)."""
+    with start_in_background() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def offline_endpoint(offline_endpoint_session: OfflineEndpoint) -> Iterator[OfflineEndpoint]:
+    """The session's endpoint with no queued faults and no pacing, left the same way afterwards."""
+    endpoint = offline_endpoint_session
+    endpoint.faults.clear()
+    endpoint.pacing = Pacing()
+    yield endpoint
+    endpoint.faults.clear()
+    endpoint.pacing = Pacing()
+
+
+@pytest.fixture
+def make_chat_client(offline_endpoint: OfflineEndpoint) -> Iterator[Callable[..., ChatCompletionsClient]]:
+    """``make_chat_client(base_path="/inference", **client_options)``: a sync SDK client, closed after the test."""
+    clients: list[ChatCompletionsClient] = []
+
+    def make(base_path: str = "/inference", **options: object) -> ChatCompletionsClient:
+        options.setdefault("model", TEST_MODEL)
+        client = ChatCompletionsClient(
+            endpoint=offline_endpoint.url + base_path, credential=AzureKeyCredential(TEST_KEY), **options
+        )
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
