@@ -34,6 +34,7 @@ from chat_helpers import (
     stream_answer,
 )
 from chat_helpers.errors import install_explanations
+from IPython.core.interactiveshell import InteractiveShell
 
 from conftest import TEST_KEY, TEST_MODEL
 from offline_endpoint import OfflineEndpoint, start_in_background
@@ -282,11 +283,17 @@ def test_a_turn_retried_after_a_429_is_sent_with_its_history_and_stored_once(
     assert [m["role"] for m in conversation.as_dicts()] == ["system", "user", "assistant", "user", "assistant"]
 
 
-def test_the_notebook_hook_prints_the_explanation_and_keeps_the_exception(
-        capsys: pytest.CaptureFixture[str]) -> None:
-    from IPython.core.interactiveshell import InteractiveShell
-
+@pytest.fixture
+def ipython_shell() -> Iterator[InteractiveShell]:
+    """An IPython shell for this test only, so later tests run without one as before."""
     shell = InteractiveShell.instance()
+    yield shell
+    InteractiveShell.clear_instance()
+
+
+def test_the_notebook_hook_prints_the_explanation_and_keeps_the_exception(
+        ipython_shell: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
+    shell = ipython_shell
     install_explanations()
     shell.user_ns["port"] = closed_port()
     shell.run_cell(
