@@ -12,11 +12,13 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from offline_endpoint import OfflineEndpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "live_check.py"
+WORKFLOW = ROOT / ".github" / "workflows" / "live-check.yml"
 NOTEBOOK = ROOT / "notebooks" / "08_openai_sdk.ipynb"
 KEY = "live-check-test-key-91d4a7"
 CONFIG_VARIABLES = ("CHAT_PROVIDER", "CHAT_MODEL", "FOUNDRY_ENDPOINT", "FOUNDRY_API_KEY", "FOUNDRY_USE_ENTRA_ID",
@@ -103,3 +105,17 @@ def test_a_failing_cell_is_reported_with_its_notebook(offline_endpoint: OfflineE
         "`models`", "permission", "is", "required", "to", "access", "this", "endpoint"]
     assert result.stdout.endswith("Some notebooks failed against the real model; "
                                   "the first failing cell of each is shown.\n")
+
+
+def test_the_workflow_runs_the_documented_command_by_hand_or_weekly_only_with_secrets() -> None:
+    workflow = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
+    triggers = workflow[True]  # YAML 1.1 reads the key `on` as True
+    assert set(triggers) == {"workflow_dispatch", "schedule"}
+    job = workflow["jobs"]["live-check"]
+    assert job["env"] == {name: f"${{{{ secrets.{name} }}}}"
+                          for name in ("CHAT_PROVIDER", "FOUNDRY_ENDPOINT", "FOUNDRY_API_KEY")}
+    check, *steps = job["steps"]
+    assert "configured=true" in check["run"] and "::notice" in check["run"]
+    assert all(step["if"] == "steps.secrets.outputs.configured == 'true'" for step in steps)
+    assert steps[-1]["run"] == ".venv/bin/python scripts/live_check.py"
+    assert ".venv/bin/python scripts/live_check.py" in SCRIPT.read_text(encoding="utf-8")
