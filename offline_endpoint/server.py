@@ -244,6 +244,8 @@ class ChatCompletionsHandler(_ApiHandler):
                       usage: dict[str, int], include_usage: bool, fault: Fault | None) -> None:
         self.set_header("Content-Type", "text/event-stream")
         self.set_header("Cache-Control", "no-cache")
+        # Each event leaves at once; with Nagle's algorithm a token waits for the previous one's ACK.
+        self.request.connection.stream.set_nodelay(True)
         pacing = self.state.pacing
         head = {**head, "object": "chat.completion.chunk"}
 

@@ -1,4 +1,8 @@
-"""Reading a request body: bytes to a checked JSON object, or an ``ApiError`` naming the fault."""
+"""Reading a request body: bytes to a checked JSON object, or an ``ApiError`` naming the fault.
+
+The JSON Schema (``request_schema.json``, draft 7) is compiled to Python once by fastjsonschema,
+so checking a request costs microseconds, not the endpoint's whole latency budget.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator, validators
-from jsonschema.exceptions import best_match
+import fastjsonschema
 
 from .errors import ApiError
 
@@ -16,33 +19,29 @@ MAX_BODY_BYTES = 1024 * 1024
 # refused from the headers alone, before any of the body is read.
 MAX_BODY_BYTES_READ = 64 * 1024 * 1024
 
-
-def _is_integer(checker: Any, instance: Any) -> bool:
-    # JSON Schema counts 3.0 as an integer; the service (and Python slicing) does not.
-    return isinstance(instance, int) and not isinstance(instance, bool)
-
-
-_StrictIntegers = validators.extend(
-    Draft202012Validator, type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer)
-)
-_VALIDATOR = _StrictIntegers(
-    json.loads((Path(__file__).parent / "request_schema.json").read_text(encoding="utf-8"))
-)
+_SCHEMA = json.loads((Path(__file__).parent / "request_schema.json").read_text(encoding="utf-8"))
+_VALIDATE = fastjsonschema.compile(_SCHEMA)
+# JSON Schema counts 3.0 as an integer; the service (and Python slicing) does not.
+_INTEGER_FIELDS = tuple(name for name, rule in _SCHEMA["properties"].items() if "integer" in rule.get("type", ()))
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _location(path: Any) -> str:
-    where = "body"
-    for step in path:
-        where += f"[{step}]" if isinstance(step, int) else f".{step}"
-    return where.removeprefix("body.")
-
-
 def _shorten(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _schema_error(error: fastjsonschema.JsonSchemaValueException) -> ApiError:
+    """The 400 for a schema violation, naming the field: ``Invalid value for 'messages[0].role': ...``."""
+    location = error.name.removeprefix("data").removeprefix(".") or "body"
+    if error.rule == "required":
+        missing = [name for name in error.rule_definition if name not in error.value]
+        problem = f"'{missing[0]}' is a required property"
+    else:
+        problem = error.message.removeprefix(error.name).strip()
+    return ApiError(400, "invalid_request", f"Invalid value for '{location}': {_shorten(problem)}")
 
 
 def body_too_large(size: int) -> ApiError:
@@ -70,8 +69,11 @@ def parse_chat_request(body: bytes) -> dict[str, Any]:
     if not isinstance(request, dict):
         raise ApiError(400, "invalid_request",
                        f"The request body must be a JSON object, not {type(request).__name__}.")
-    error = best_match(_VALIDATOR.iter_errors(request))
-    if error is not None:
-        raise ApiError(400, "invalid_request",
-                       f"Invalid value for '{_location(error.absolute_path)}': {_shorten(error.message)}")
+    try:
+        _VALIDATE(request)
+    except fastjsonschema.JsonSchemaValueException as error:
+        raise _schema_error(error) from None
+    for name in _INTEGER_FIELDS:
+        if isinstance(request.get(name), float):
+            raise ApiError(400, "invalid_request", f"Invalid value for '{name}': must be integer, not {request[name]}")
     return request
