@@ -6,13 +6,14 @@ anything printed or in a repr.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from chat_helpers import ConfigurationError, connect, load_settings
-from chat_helpers.config import offline_pacing, read_environment
+from chat_helpers.config import VARIABLES, offline_pacing, read_environment
 from dotenv import dotenv_values
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,10 +21,6 @@ KEY = "config-test-key-5b0c71"  # distinctive, so a test can search any output f
 FOUNDRY_URL = "https://contoso-phi.services.ai.azure.com/models"
 OFFLINE_LINE = ("Connected to the offline practice endpoint (answers are scripted, not generated). "
                 "Model: Phi-3-mini-4k-instruct.")
-# Everything a `.env` may set; each test starts with none of them in the environment.
-CONFIG_VARIABLES = ("CHAT_PROVIDER", "CHAT_MODEL", "FOUNDRY_ENDPOINT", "FOUNDRY_API_KEY", "FOUNDRY_USE_ENTRA_ID",
-                    "LOCAL_SERVER", "LOCAL_BASE_URL", "LOCAL_API_KEY", "LOCAL_MODEL", "GITHUB_TOKEN",
-                    "GITHUB_MODELS_ENDPOINT")
 EXPORTED = ("CHAT_ENDPOINT_URL", "CHAT_API_KEY", "CHAT_MODEL_ID")
 
 
@@ -33,8 +30,9 @@ def project(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
 
     connect() exports CHAT_* variables; registering them here makes monkeypatch restore them.
     """
-    for name in CONFIG_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
+    for name in VARIABLES:
+        if not name.startswith("OFFLINE_"):  # the offline pacing stays as the tests set it
+            monkeypatch.delenv(name, raising=False)
     for name in EXPORTED:
         monkeypatch.setenv(name, "")
     monkeypatch.chdir(tmp_path)
@@ -253,3 +251,10 @@ def test_the_retired_provider_prints_what_to_set_instead(project: Path, capsys: 
                          "Model: microsoft/Phi-3-mini-4k-instruct.")
     assert note.startswith("Note: GitHub Models was retired on 2026-07-30, so every request will answer 410 Gone. "
                            "Set CHAT_PROVIDER=offline (practice), foundry (Microsoft Foundry) or local")
+
+
+def test_env_example_documents_every_variable_and_no_other() -> None:
+    text = (ROOT / ".env.example").read_text(encoding="utf-8")
+    assigned = set(re.findall(r"^([A-Z_]+)=", text, re.M))
+    assert assigned <= set(VARIABLES)
+    assert [name for name in VARIABLES if name not in text] == []

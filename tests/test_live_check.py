@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from chat_helpers.config import VARIABLES
 
 from offline_endpoint import OfflineEndpoint
 
@@ -21,9 +22,6 @@ SCRIPT = ROOT / "scripts" / "live_check.py"
 WORKFLOW = ROOT / ".github" / "workflows" / "live-check.yml"
 NOTEBOOK = ROOT / "notebooks" / "08_openai_sdk.ipynb"
 KEY = "live-check-test-key-91d4a7"
-CONFIG_VARIABLES = ("CHAT_PROVIDER", "CHAT_MODEL", "FOUNDRY_ENDPOINT", "FOUNDRY_API_KEY", "FOUNDRY_USE_ENTRA_ID",
-                    "LOCAL_SERVER", "LOCAL_BASE_URL", "LOCAL_API_KEY", "LOCAL_MODEL", "GITHUB_TOKEN",
-                    "GITHUB_MODELS_ENDPOINT", "CHAT_LIVE_CHECK")
 
 
 def live_check(*arguments: str, **configured: str) -> subprocess.CompletedProcess[str]:
@@ -31,7 +29,7 @@ def live_check(*arguments: str, **configured: str) -> subprocess.CompletedProces
 
     Every other configuration variable is set empty, which wins over a developer's `.env`.
     """
-    env = {**os.environ, **dict.fromkeys(CONFIG_VARIABLES, ""), **configured}
+    env = {**os.environ, **dict.fromkeys((*VARIABLES, "CHAT_LIVE_CHECK"), ""), **configured}
     return subprocess.run([sys.executable, str(SCRIPT), *arguments], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=600, check=False)
 
@@ -91,7 +89,8 @@ def test_the_notebooks_run_against_the_configured_provider_and_are_reported(
     assert KEY not in result.stdout + result.stderr
     received = {(r.path, r.model) for r in list(offline_endpoint.requests)[seen_before:]}
     assert received == {("/models/chat/completions", "Phi-3-mini-4k-instruct"),
-                        ("/openai/v1/chat/completions", "Phi-3-mini-4k-instruct")}
+                        ("/openai/v1/chat/completions", "Phi-3-mini-4k-instruct")}, \
+        "the notebooks did not reach the provider: conftest.py must keep it when CHAT_LIVE_CHECK=1"
 
 
 def test_a_failing_cell_is_reported_with_its_notebook(offline_endpoint: OfflineEndpoint) -> None:

@@ -23,6 +23,10 @@ PROVIDERS = tomllib.loads((Path(__file__).parent / "providers.toml").read_text(e
 LOCAL_SERVERS = PROVIDERS["local"]
 PROVIDER_NAMES = ("offline", "foundry", "local", "github-models")
 LESSON_MODELS = tuple(model.name for model in MODELS)
+# Every variable read here, all documented in `.env.example`.
+VARIABLES = ("CHAT_PROVIDER", "CHAT_MODEL", "FOUNDRY_ENDPOINT", "FOUNDRY_API_KEY", "FOUNDRY_USE_ENTRA_ID",
+             "LOCAL_SERVER", "LOCAL_BASE_URL", "LOCAL_API_KEY", "LOCAL_MODEL", "GITHUB_TOKEN",
+             "GITHUB_MODELS_ENDPOINT", "OFFLINE_FIRST_TOKEN_SECONDS", "OFFLINE_TOKENS_PER_SECOND")
 RETIREMENT_NOTE = ("Note: GitHub Models was retired on 2026-07-30, so every request will answer 410 Gone. "
                    "Set CHAT_PROVIDER=offline (practice), foundry (Microsoft Foundry) or local "
                    "(Ollama, Foundry Local, llama.cpp) in .env instead; .env.example shows how.")
