@@ -299,6 +299,18 @@ def test_per_day_429_with_retries_off_surfaces_at_once_with_its_headers(
     assert len(_requests_since(offline_endpoint, before)) == 1
 
 
+def test_sdk_retries_a_per_day_429_too_because_it_only_reads_retry_after() -> None:
+    # A two-second "day", so the retry-after the SDK obeys is seconds, not hours.
+    limits = RateLimits(per_day=Window(1, 2, "UserByModelByDay"))
+    with start_in_background(limits=limits) as endpoint, _limited_client(endpoint.url) as client:
+        client.complete(messages=[FRANCE])
+        response = client.complete(messages=[FRANCE])
+        statuses = [record.status for record in endpoint.requests]
+
+    assert "Paris" in response.choices[0].message.content
+    assert statuses == [200, 429, 200]
+
+
 # --- rate limits, switched on ----------------------------------------------------------------
 
 
