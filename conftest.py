@@ -1,5 +1,9 @@
-"""Every pytest run, notebooks included (their kernels inherit this environment), is offline."""
+"""Every pytest run, notebooks included (their kernels inherit this environment), is offline,
+except the live check: scripts/live_check.py sets CHAT_LIVE_CHECK=1 to keep the configured provider."""
+
+import os
 
 import test_settings
 
-test_settings.apply()
+if os.environ.get("CHAT_LIVE_CHECK") != "1":
+    test_settings.apply()
