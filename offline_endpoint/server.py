@@ -258,12 +258,15 @@ class ChatCompletionsHandler(_ApiHandler):
             await self.flush()
             if pacing.first_token_seconds:
                 await asyncio.sleep(pacing.first_token_seconds)
+            clock = asyncio.get_running_loop().time
+            first_token_at = clock()
             for number, piece in enumerate(pieces):
                 if fault and fault.cut_stream and number == len(pieces) // 2:
                     self.request.connection.stream.close()
                     return
                 if number and pacing.tokens_per_second:
-                    await asyncio.sleep(1 / pacing.tokens_per_second)
+                    # Sleep until this token's time, so the small delays of sending do not add up.
+                    await asyncio.sleep(max(0.0, first_token_at + number / pacing.tokens_per_second - clock()))
                 self.write(chunk({"content": piece}))
                 await self.flush()
             if include_usage:
