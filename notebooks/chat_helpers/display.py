@@ -17,7 +17,12 @@ UPDATE_INTERVAL_SECONDS = 0.1  # redraw a streamed answer at most this often, no
 
 
 def usage_line(usage: Any) -> str:
-    """"Tokens: 24 prompt + 7 completion = 31 total", from a response's ``usage``."""
+    """"Tokens: 24 prompt + 7 completion = 31 total", from a response's ``usage``.
+
+    Some servers (Ollama, for one) report no usage for a streamed answer: ``usage`` is then None.
+    """
+    if usage is None:
+        return "Tokens: not reported by this server"
     return (f"Tokens: {usage.prompt_tokens} prompt + {usage.completion_tokens} completion"
             f" = {usage.total_tokens} total")
 
