@@ -45,6 +45,7 @@ class Connection:
         """An ``openai.OpenAI`` client for the same provider, key and endpoint."""
         from openai import OpenAI
 
+        install_explanations()  # now that openai is imported, its errors get explained too
         if self.key:
             return OpenAI(base_url=self.openai_base_url, api_key=self.key)
         credential = _entra_credential()  # Entra ID: the SDK asks for a fresh token before each request

@@ -363,8 +363,10 @@ def _show_explanation(shell, etype, value, tb, tb_offset=None):  # IPython's cus
     if explanation is None:
         return shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
     _last_error = value
-    print(f"{etype.__name__}: {explanation}")
-    print("(The original exception is kept: last_error() returns it.)")
+    lines = [f"{etype.__name__}: {explanation}", "(The original exception is kept: last_error() returns it.)"]
+    # Published as the cell's error, so "Run all" stops here and tests see the failure,
+    # but shown as the explanation instead of a stack trace.
+    shell._showtraceback(etype, str(explanation), lines)
     return None
 
 
