@@ -7,7 +7,7 @@ A real model writes different words every time, so only what is deterministic is
 every cell must run without an error (nbval's lax mode), and only cells marked
 ``# NBVAL_CHECK_OUTPUT`` are compared with their stored output. The usual test settings
 (offline endpoint, no pacing) are switched off for this run with CHAT_LIVE_CHECK=1. A cell
-whose failure the helpers explain instead of raising still counts as failed (see LIVE_STARTUP).
+whose failure the helpers explain still counts as failed: the explanation is published as its error.
 
 Exit status: 0 when every notebook passed, or when there is nothing to check (the offline
 provider, or a missing endpoint or key: it says what is missing); 1 when a notebook failed or
@@ -41,19 +41,6 @@ from chat_helpers.connection import Connection, connect  # noqa: E402
 
 LIVE_SWITCH = {"CHAT_LIVE_CHECK": "1"}  # conftest.py leaves the configured provider alone when set
 CELL_TIMEOUT_SECONDS = 300  # a real model on a laptop can be slow
-# Run by each kernel at start. The helpers show an explanation instead of a traceback for the
-# errors they know, so the kernel publishes no error and nbval would count the cell as passed;
-# after such a cell, this publishes the error too.
-LIVE_STARTUP = """
-def _publish_explained_error(result):
-    shell = get_ipython()
-    error = result.error_in_exec
-    if error is not None and isinstance(error, shell.custom_exceptions):
-        shell._showtraceback(type(error), error, [f"{type(error).__name__}: {error}"])
-
-
-get_ipython().events.register("post_run_cell", _publish_explained_error)
-"""
 HOW_TO_CONFIGURE = ("To check a real model, set CHAT_PROVIDER=foundry with FOUNDRY_ENDPOINT and FOUNDRY_API_KEY, "
                     "or CHAT_PROVIDER=local, in .env or the environment (.env.example explains each variable).")
 
@@ -107,13 +94,10 @@ def unreachable(url: str) -> str | None:
 
 def run_notebooks(paths: list[str], folder: Path) -> Path:
     """pytest in lax nbval mode over ``paths``, with the live switch on; returns its JUnit XML report."""
-    startup = folder / "ipython" / "profile_default" / "startup"
-    startup.mkdir(parents=True)
-    (startup / "live_check.py").write_text(LIVE_STARTUP, encoding="utf-8")
     junit = folder / "live-check.xml"
     command = [sys.executable, "-m", "pytest", *paths, "--nbval-lax", "--nbval-cell-timeout",
                str(CELL_TIMEOUT_SECONDS), "-p", "no:cacheprovider", "-q", f"--junitxml={junit}"]
-    env = {**os.environ, **LIVE_SWITCH, "IPYTHONDIR": str(folder / "ipython")}
+    env = {**os.environ, **LIVE_SWITCH}
     subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, check=False)
     return junit
 

@@ -98,10 +98,11 @@ def test_a_failing_cell_is_reported_with_its_notebook(offline_endpoint: OfflineE
     result = live_check(str(NOTEBOOK), CHAT_PROVIDER="foundry", FOUNDRY_ENDPOINT=f"{offline_endpoint.url}/models",
                         FOUNDRY_API_KEY=KEY)
     assert result.returncode == 1
-    # The helpers explain the 401 instead of raising a traceback; it must count as a failure all the same.
+    # The helpers show an explanation instead of a traceback; it must count as a failure all the same,
+    # and the report shows the explanation's first line.
     assert result.stdout.splitlines()[2].split() == [
-        "08_openai_sdk.ipynb", "FAIL", "10/11", "Cell", "2:", "ClientAuthenticationError:", "(unauthorized)", "The",
-        "`models`", "permission", "is", "required", "to", "access", "this", "endpoint"]
+        "08_openai_sdk.ipynb", "FAIL", "10/11", "Cell", "2:", "ClientAuthenticationError:", "The", "service",
+        "refused", "the", "GitHub", "token", "(401):", "it", "lacks", "the", "`models`", "permission."]
     assert result.stdout.endswith("Some notebooks failed against the real model; "
                                   "the first failing cell of each is shown.\n")
 
