@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterator
 import pytest
 from azure.ai.inference import ChatCompletionsClient
 from azure.core.credentials import AzureKeyCredential
+from IPython.core.interactiveshell import InteractiveShell
+from traitlets.config import Config
 
 from offline_endpoint import OfflineEndpoint, Pacing, start_in_background
 
@@ -48,3 +50,13 @@ def make_chat_client(offline_endpoint: OfflineEndpoint) -> Iterator[Callable[...
     yield make
     for client in clients:
         client.close()
+
+
+@pytest.fixture(scope="module")
+def shell() -> Iterator[InteractiveShell]:
+    """An IPython shell, so the helpers' displays are captured the way a notebook receives them."""
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"
+    shell = InteractiveShell.instance(config=config)
+    yield shell
+    InteractiveShell.clear_instance()

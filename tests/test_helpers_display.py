@@ -29,21 +29,10 @@ from chat_helpers import (
 )
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
-from traitlets.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDFISH = "Suggest a name for a pet goldfish."
 REASONS = "Give me 5 good reasons why I should exercise every day."
-
-
-@pytest.fixture(scope="module")
-def shell() -> Iterator[InteractiveShell]:
-    """An IPython shell, so displays are captured the way a notebook receives them."""
-    config = Config()
-    config.HistoryManager.hist_file = ":memory:"
-    shell = InteractiveShell.instance(config=config)
-    yield shell
-    InteractiveShell.clear_instance()
 
 
 @pytest.fixture

@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from offline_endpoint import OfflineEndpoint, start_in_background
+from offline_endpoint import OfflineEndpoint
 from offline_endpoint.answers import scripted_reply
 
 SAMPLES = Path(__file__).resolve().parent.parent / "notebooks" / "javascript"
@@ -18,20 +17,6 @@ SETTINGS_VARIABLES = ("CHAT_ENDPOINT_URL", "CHAT_API_KEY", "CHAT_MODEL_ID")
 TEST_KEY = "offline-js-test-key-7c1d3a"  # distinctive, so a test can search the output for it
 TEST_MODEL = "Phi-3-small-8k-instruct"  # the model the seeds use
 EXERCISE_PROMPT = "Give me 5 good reasons why I should exercise every day."
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[OfflineEndpoint]:
-    """An offline endpoint for these tests (no pacing, no limits); each test queues its own faults."""
-    with start_in_background() as running:
-        yield running
-
-
-@pytest.fixture
-def offline_endpoint(endpoint: OfflineEndpoint) -> Iterator[OfflineEndpoint]:
-    endpoint.faults.clear()
-    yield endpoint
-    endpoint.faults.clear()
 
 
 @pytest.fixture(scope="session")

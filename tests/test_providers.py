@@ -9,7 +9,7 @@ helpers' output, which must be the same as offline).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,6 @@ from chat_helpers import usage_line as usage_text
 from chat_helpers.config import VARIABLES
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
-from traitlets.config import Config
 
 from offline_endpoint import OfflineEndpoint
 
@@ -75,16 +74,6 @@ PROFILES = {
         "Model: microsoft/Phi-3-mini-4k-instruct.",
         "/inference/chat/completions", "microsoft/Phi-3-mini-4k-instruct", "/inference/chat/completions"),
 }
-
-
-@pytest.fixture(scope="module")
-def shell() -> Iterator[InteractiveShell]:
-    """An IPython shell, so the helpers' displays are captured as a notebook would store them."""
-    config = Config()
-    config.HistoryManager.hist_file = ":memory:"
-    shell = InteractiveShell.instance(config=config)
-    yield shell
-    InteractiveShell.clear_instance()
 
 
 @pytest.fixture
