@@ -14,7 +14,7 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from .answers import count_prompt_tokens, scripted_reply, split_tokens
-from .catalog import DEFAULT_MODEL, MAX_OUTPUT_TOKENS, catalog_entries, find_model
+from .catalog import DEFAULT_MODEL, MAX_OUTPUT_TOKENS, MODELS, catalog_entries, find_model
 from .errors import ApiError
 from .limits import Fault, FaultQueue, RateLimiter, RateLimits
 from .validation import MAX_BODY_BYTES, MAX_BODY_BYTES_READ, body_too_large, parse_chat_request
@@ -92,23 +92,29 @@ class _ApiHandler(web.RequestHandler):
         self.set_header("Content-Type", "application/json")
         self.clear_header("Server")
 
-    def send_error_body(self, error: ApiError) -> None:
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Every error leaves here, in the service's shape: an ``ApiError`` a handler raised, or
+        tornado's own 404/405."""
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        if not isinstance(error, ApiError):
+            error = self._routing_error(status_code)
         self.set_status(error.status)
         for name, value in error.headers.items():
             self.set_header(name, value)
         self.finish(error.body())
 
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
+    def _routing_error(self, status_code: int) -> ApiError:
+        path = self.request.path[:100]
         if status_code == 405:
-            code = "method_not_allowed"
-            message = f"{self.request.method} is not allowed on {self.request.path[:100]}."
-        elif status_code == 404:
-            code = "not_found"
-            message = (f"No such route: {self.request.path[:100]}. Chat completions are at "
-                       "POST <endpoint>/chat/completions.")
-        else:
-            code, message = "bad_request" if status_code < 500 else "internal_server_error", self._reason
-        self.finish({"error": {"code": code, "message": message}})
+            return ApiError(405, "method_not_allowed", f"{self.request.method} is not allowed on {path}.")
+        if status_code == 404:
+            return ApiError(404, "not_found",
+                            f"No such route: {path}. Chat completions are at POST <endpoint>/chat/completions.")
+        return ApiError(status_code, "bad_request" if status_code < 500 else "internal_server_error", self._reason)
+
+    def log_exception(self, typ: Any, value: BaseException | None, tb: Any) -> None:
+        if not isinstance(value, ApiError):  # an ApiError is an answer, not a fault of the server
+            super().log_exception(typ, value, tb)
 
     def auth_headers(self) -> tuple[str, ...]:
         return tuple(h for h in ("Authorization", "api-key") if self.request.headers.get(h))
@@ -138,33 +144,30 @@ class NotFoundHandler(_ApiHandler):
         raise web.HTTPError(404)
 
 
+_CATALOG = json.dumps(catalog_entries())
+_OPENAI_MODELS = {"object": "list", "data": [
+    {"id": model.name, "object": "model", "owned_by": "microsoft"} for model in MODELS]}
+
+
 class CatalogHandler(_ApiHandler):
     def get(self) -> None:
-        self.finish(json.dumps(catalog_entries()))
+        self.finish(_CATALOG)
 
 
 class OpenAIModelsHandler(_ApiHandler):
     def get(self) -> None:
-        try:
-            self.require_key()
-        except ApiError as error:
-            return self.send_error_body(error)
-        data = [{"id": e["name"], "object": "model", "owned_by": "microsoft"} for e in catalog_entries()]
-        self.finish({"object": "list", "data": data})
+        self.require_key()
+        self.finish(_OPENAI_MODELS)
 
 
 class InfoHandler(_ApiHandler):
     def get(self) -> None:
-        try:
-            self.require_key()
-        except ApiError as error:
-            return self.send_error_body(error)
-        model = find_model(self.get_query_argument("model", DEFAULT_MODEL))
-        self.finish({
-            "model_name": model.name if model else DEFAULT_MODEL,
-            "model_type": "chat-completion",
-            "model_provider_name": "Microsoft",
-        })
+        self.require_key()
+        name = self.get_query_argument("model", DEFAULT_MODEL)
+        model = find_model(name)
+        if model is None:
+            raise ApiError(404, "unknown_model", f"Unknown model: {name[:100]}")
+        self.finish({"model_name": model.name, "model_type": "chat-completion", "model_provider_name": "Microsoft"})
 
 
 @web.stream_request_body
@@ -175,7 +178,7 @@ class ChatCompletionsHandler(_ApiHandler):
         declared = self.request.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > MAX_BODY_BYTES_READ:
             # Answered now: tornado would otherwise drop the connection with a bare 400.
-            self.send_error_body(body_too_large(int(declared)))
+            raise body_too_large(int(declared))
 
     def data_received(self, chunk: bytes) -> None:
         self._size += len(chunk)
@@ -183,13 +186,6 @@ class ChatCompletionsHandler(_ApiHandler):
             self._chunks.append(chunk)
 
     async def post(self) -> None:
-        try:
-            await self._answer()
-        except ApiError as error:
-            if not self._finished:
-                self.send_error_body(error)
-
-    async def _answer(self) -> None:
         key = self.require_key()
         if self._size > MAX_BODY_BYTES:
             raise body_too_large(self._size)
@@ -233,9 +229,15 @@ class ChatCompletionsHandler(_ApiHandler):
         }
         if not self.streaming:
             message = {"role": "assistant", "content": "".join(pieces), "tool_calls": None}
-            self.finish({**head, "object": "chat.completion", "usage": usage, "choices": [
+            body = json.dumps({**head, "object": "chat.completion", "usage": usage, "choices": [
                 {"index": 0, "message": message, "finish_reason": finish_reason},
-            ]})
+            ]}).encode()
+            if fault and fault.cut_stream:  # half the body, then the connection drops
+                self.set_header("Content-Length", str(len(body)))
+                self.write(body[: len(body) // 2])
+                await self._cut_off()
+                return
+            self.finish(body)
             return
         include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
         await self._stream(head, pieces, finish_reason, usage, include_usage, fault)
@@ -262,13 +264,14 @@ class ChatCompletionsHandler(_ApiHandler):
             first_token_at = clock()
             for number, piece in enumerate(pieces):
                 if fault and fault.cut_stream and number == len(pieces) // 2:
-                    self.request.connection.stream.close()
+                    await self._cut_off()
                     return
                 if number and pacing.tokens_per_second:
                     # Sleep until this token's time, so the small delays of sending do not add up.
                     await asyncio.sleep(max(0.0, first_token_at + number / pacing.tokens_per_second - clock()))
                 self.write(chunk({"content": piece}))
-                await self.flush()
+                if pacing.tokens_per_second:  # unpaced, the whole answer goes out in one write
+                    await self.flush()
             if include_usage:
                 self.write(chunk({}, finish_reason))
                 self.write("data: " + json.dumps({**head, "choices": [], "usage": usage}) + "\n\n")
@@ -278,6 +281,11 @@ class ChatCompletionsHandler(_ApiHandler):
             self.finish()
         except StreamClosedError:
             pass  # the client went away; nothing is left to answer
+
+    async def _cut_off(self) -> None:
+        """Send what is written so far, then drop the connection, as a failing network would."""
+        await self.flush()
+        self.request.connection.stream.close()
 
 
 def make_app(state: EndpointState) -> web.Application:

@@ -126,7 +126,7 @@ def test_stop_sequence_ends_the_answer_before_it(make_chat_client: MakeClient) -
 def test_get_model_info_names_the_model(make_chat_client: MakeClient) -> None:
     info = make_chat_client("/models").get_model_info()
 
-    assert info.model_name.startswith("Phi-3")
+    assert info.model_name == "Phi-3-mini-4k-instruct"  # the default: the SDK names no model for /info
     assert info.model_type == "chat-completion"
     assert info.model_provider_name == "Microsoft"
 
@@ -249,6 +249,26 @@ def test_cut_stream_raises_midway_after_some_content(offline_endpoint: Any, make
 
     assert len(received) > 10
     assert not "".join(received).endswith("habit.")
+
+
+def test_info_names_the_model_asked_for_and_refuses_an_unknown_one(offline_endpoint: Any) -> None:
+    headers = {"api-key": TEST_KEY}
+    known = httpx.get(f"{offline_endpoint.url}/models/info", params={"model": "phi3:medium"}, headers=headers)
+    unknown = httpx.get(f"{offline_endpoint.url}/models/info", params={"model": "Phi-9"}, headers=headers)
+
+    assert known.json()["model_name"] == "Phi-3-medium-4k-instruct"
+    assert unknown.status_code == 404
+    assert unknown.json() == {"error": {"code": "unknown_model", "message": "Unknown model: Phi-9"}}
+
+
+def test_cut_stream_cuts_a_non_streamed_answer_midway_too(offline_endpoint: Any, make_chat_client: MakeClient) -> None:
+    offline_endpoint.faults.add("cut_stream")
+
+    with pytest.raises(AzureError) as raised:
+        make_chat_client().complete(messages=[EXERCISE], retry_total=0)
+
+    assert "incomplete" in str(raised.value).lower() or "IncompleteRead" in repr(raised.value.__cause__ or raised.value)
+    assert len(offline_endpoint.faults) == 0
 
 
 def test_slow_fault_lets_a_read_timeout_fire() -> None:
