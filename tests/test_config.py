@@ -243,6 +243,18 @@ def test_no_key_in_a_configuration_error(project: Path) -> None:
     assert KEY not in message
 
 
+@pytest.mark.parametrize("variable", ["FOUNDRY_ENDPOINT", "FOUNDRY_USE_ENTRA_ID"])
+def test_a_key_pasted_into_the_wrong_variable_is_not_shown(project: Path, variable: str) -> None:
+    pasted = "a1b2c3d4" * 4  # the shape of an Azure key
+    env = {"CHAT_PROVIDER": "foundry", "FOUNDRY_ENDPOINT": "https://contoso.services.ai.azure.com/models",
+           "FOUNDRY_API_KEY": KEY, variable: pasted}
+    message = error_of(env)
+
+    assert message.startswith(f"{variable} is ")
+    assert pasted not in message
+    assert "looks like a key" in message
+
+
 def test_the_retired_provider_prints_what_to_set_instead(project: Path, capsys: pytest.CaptureFixture) -> None:
     write_env(project, CHAT_PROVIDER="github-models", GITHUB_TOKEN=KEY)
     connect()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -21,7 +22,6 @@ from offline_endpoint import DEFAULT_MODEL, MODELS, Pacing
 
 PROVIDERS = tomllib.loads((Path(__file__).parent / "providers.toml").read_text(encoding="utf-8"))
 LOCAL_SERVERS = PROVIDERS["local"]
-PROVIDER_NAMES = ("offline", "foundry", "local", "github-models")
 LESSON_MODELS = tuple(model.name for model in MODELS)
 # Every variable read here, all documented in `.env.example`.
 VARIABLES = ("CHAT_PROVIDER", "CHAT_MODEL", "FOUNDRY_ENDPOINT", "FOUNDRY_API_KEY", "FOUNDRY_USE_ENTRA_ID",
@@ -70,6 +70,13 @@ def _did_you_mean(value: str, choices: Iterable[str]) -> str:
     return f" Did you mean {' or '.join(close)}?" if close else ""
 
 
+def _shown(value: str) -> str:
+    """``value`` quoted for an error message, unless it looks like a key pasted into the wrong variable."""
+    if re.fullmatch(r"[A-Za-z0-9_\-]{16,}", value):
+        return f"a {len(value)}-character value that looks like a key, not shown"
+    return repr(value)
+
+
 def _check_url(url: str, variable: str) -> str:
     if "<" in url or ">" in url:
         raise ConfigurationError(
@@ -82,14 +89,14 @@ def _check_url(url: str, variable: str) -> str:
         valid = False
     if not valid or any(c.isspace() for c in url):
         raise ConfigurationError(
-            f"{variable} is not a valid URL ({url!r}); it should look like https://host/path.", variable)
+            f"{variable} is not a valid URL ({_shown(url)}); it should look like https://host/path.", variable)
     return url.rstrip("/")
 
 
 def _flag(env: Mapping[str, str], variable: str) -> bool:
     value = env.get(variable, "").strip().lower()
     if value not in _TRUE + _FALSE:
-        raise ConfigurationError(f"{variable} is {value!r}; set it to true or false.", variable)
+        raise ConfigurationError(f"{variable} is {_shown(value)}; set it to true or false.", variable)
     return value in _TRUE
 
 
@@ -100,7 +107,7 @@ def _number(env: Mapping[str, str], variable: str, default: float) -> float:
     except ValueError:
         value = -1.0
     if not value >= 0:  # also catches nan
-        raise ConfigurationError(f"{variable} is {text!r}; it should be a number, 0 or more.", variable)
+        raise ConfigurationError(f"{variable} is {_shown(text)}; it should be a number, 0 or more.", variable)
     return value
 
 
@@ -184,6 +191,7 @@ def _github_models(env: Mapping[str, str], requested: str, asked_by: str) -> Set
 
 
 _LOADERS = {"offline": _offline, "foundry": _foundry, "local": _local, "github-models": _github_models}
+PROVIDER_NAMES = tuple(_LOADERS)
 
 
 def load_settings(env: Mapping[str, str] | None = None, model: str | None = None) -> Settings:
