@@ -33,7 +33,7 @@ from chat_helpers import (
     load_settings,
     stream_answer,
 )
-from chat_helpers.errors import install_explanations
+from chat_helpers.errors import HttpFailure, install_explanations, retry_after_seconds
 from IPython.core.interactiveshell import InteractiveShell
 
 from conftest import TEST_KEY, TEST_MODEL
@@ -306,3 +306,11 @@ def test_the_notebook_hook_prints_the_explanation_and_keeps_the_exception(
     assert printed.startswith("ServiceRequestError: Nothing is listening at 127.0.0.1:")
     assert "Traceback" not in printed and "last_error()" in printed
     assert isinstance(last_error(), ServiceRequestError)
+
+
+@pytest.mark.parametrize(("header", "seconds"), [("1", 1.0), ("0.5", 0.5), ("5631", 5631.0), ("-1", None),
+                                                 ("nan", None), ("inf", None), ("soon", None), ("", None)])
+def test_only_a_plain_number_of_seconds_in_retry_after_is_waited_for(header: str, seconds: float | None) -> None:
+    answer = HttpFailure(429, "RateLimitReached", "", {"retry-after": header} if header else {})
+
+    assert retry_after_seconds(answer) == seconds

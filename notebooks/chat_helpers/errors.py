@@ -31,10 +31,12 @@ from azure.core.exceptions import (
 from offline_endpoint import MODELS
 
 from .config import ConfigurationError
+from .display import finish_reason
 
 _last_error: BaseException | None = None
 
 KNOWN_MODEL_NAMES = tuple(name for model in MODELS for name in (model.name, *model.aliases))
+_KNOWN_BY_FOLDED = {name.casefold(): name for name in KNOWN_MODEL_NAMES}
 # Exceptions that a broken connection in the middle of a streamed body leaves in the chain.
 _CUT_OFF_CAUSES = {"ChunkedEncodingError", "IncompleteRead", "ProtocolError", "RemoteProtocolError"}
 
@@ -136,9 +138,14 @@ def _per(seconds: int) -> str:
 
 
 def _closest_models(name: str) -> list[str]:
-    by_key = {known.casefold(): known for known in KNOWN_MODEL_NAMES}
     key = name.casefold().removeprefix("microsoft/")
-    return [by_key[k] for k in difflib.get_close_matches(key, list(by_key), n=2, cutoff=0.6)]
+    return [_KNOWN_BY_FOLDED[k] for k in difflib.get_close_matches(key, list(_KNOWN_BY_FOLDED), n=2, cutoff=0.6)]
+
+
+def retry_after_seconds(answer: HttpFailure) -> float | None:
+    """The wait a ``retry-after`` header asks for, in seconds, or None if it names no usable one."""
+    text = answer.headers.get("retry-after", "")
+    return float(text) if re.fullmatch(r"\d+(\.\d+)?", text.strip()) else None
 
 
 def _connection_failure(error: BaseException) -> Explanation:
@@ -161,8 +168,8 @@ def _connection_failure(error: BaseException) -> Explanation:
 
 def _rate_limited(answer: HttpFailure) -> Explanation:
     kind = answer.headers.get("x-ratelimit-type", "")
-    retry_after = answer.headers.get("retry-after", "")
-    wait = int(float(retry_after)) if re.fullmatch(r"\d+(\.\d+)?", retry_after) else None
+    seconds = retry_after_seconds(answer)
+    wait = None if seconds is None else int(seconds)
     limit = re.search(r"Rate limit of (\d+) per (\d+)s", answer.message)
     allowance = f"{limit[1]} requests per {_per(int(limit[2]))}" if limit else "a fixed number of requests"
     if kind.endswith("ByDay"):
@@ -318,8 +325,7 @@ def explain_answer(answer: Any) -> Explanation | None:
     if isinstance(error, BaseException):
         return explain(error)
     choices = getattr(answer, "choices", None)
-    reason = choices[0].finish_reason if choices else getattr(answer, "finish_reason", None)
-    reason = None if reason is None else str(getattr(reason, "value", reason))
+    reason = finish_reason(choices[0]) if choices else getattr(answer, "finish_reason", None)
     if reason == "content_filter":
         return Explanation(
             "The content filter stopped the answer (finish_reason 'content_filter'): the text is partial.",

@@ -17,21 +17,17 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from .errors import explain, http_failure
+from .errors import HttpFailure, explain, http_failure, retry_after_seconds
 
 T = TypeVar("T")
 RETRIED_STATUSES = (429, 503)  # the statuses a service sends with retry-after when it asks you to wait
 
 
-def _wait_asked_for(error: BaseException) -> float | None:
+def _wait_asked_for(facts: HttpFailure) -> float | None:
     """The seconds a 429 or 503 asks us to wait, or None when waiting will not help."""
-    facts = http_failure(error)
     if facts.status not in RETRIED_STATUSES or facts.headers.get("x-ratelimit-type", "").endswith("ByDay"):
         return None  # a daily quota returns in hours: retrying only spends time
-    try:
-        return float(facts.headers.get("retry-after", ""))
-    except ValueError:
-        return None
+    return retry_after_seconds(facts)
 
 
 def _accepts_keyword(call: Callable[..., Any], name: str) -> bool:
@@ -62,12 +58,12 @@ def call_with_retry(call: Callable[..., T], *args: Any, attempts: int = 4, longe
         try:
             return call(*args, **kwargs)
         except Exception as error:
-            wait = _wait_asked_for(error)
+            facts = http_failure(error)
+            wait = _wait_asked_for(facts)
             if wait is None or wait > longest_wait or attempt == attempts:
                 if explanation := explain(error):
                     error.add_note(str(explanation))
                 raise
-            facts = http_failure(error)
             reason = f"Rate limited ({facts.headers.get('x-ratelimit-type') or 'HTTP 429'})" \
                 if facts.status == 429 else f"Service unavailable (HTTP {facts.status})"
             print(f"{reason}: waiting {wait:g} s, then retrying.")
@@ -120,7 +116,3 @@ class RequestPacer:
             self._ended.append(self._clock())
             self._changed.notify_all()
 
-    def call(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """``call(*args, **kwargs)`` once the pacer lets it go."""
-        with self:
-            return call(*args, **kwargs)
