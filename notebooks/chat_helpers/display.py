@@ -7,13 +7,14 @@ These work the same for azure-ai-inference and openai responses: both have
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from IPython.display import Markdown, display
 
 UPDATE_INTERVAL_SECONDS = 0.1  # redraw a streamed answer at most this often, not on every token
+CURSOR = " ▌"  # shown after a streamed answer's text while more is coming
 
 
 def usage_line(usage: Any) -> str:
@@ -87,21 +88,25 @@ class StreamedAnswer:
 
 
 def _markdown(answer: StreamedAnswer, cursor: bool) -> Markdown:
-    text = answer.text + (" ▌" if cursor else "")
+    text = answer.text + (CURSOR if cursor else "")
     if answer.error is not None:
         text += "\n\n*[The answer is incomplete: the stream was cut off.]*"
     return Markdown(text)
 
 
-def stream_answer(updates: Iterable[Any], show: bool = True) -> StreamedAnswer:
+def stream_answer(updates: Iterable[Any], show: bool = True,
+                  on_text: Callable[[str], None] | None = None) -> StreamedAnswer:
     """Show a streamed response live in one output as it arrives, and return it when it ends.
 
     A stream that breaks off keeps what arrived: the answer is marked incomplete and the
-    error is kept in ``answer.error`` instead of being raised.
+    error is kept in ``answer.error`` instead of being raised. ``on_text``, if given, is
+    called with the text so far whenever the answer is redrawn, and once more at the end,
+    so another view (a widget, say) can follow the answer as well as or instead of the output.
     """
     answer = StreamedAnswer()
     handle = display(Markdown(""), display_id=True) if show else None
-    started = last_drawn = time.perf_counter()
+    started = time.perf_counter()
+    last_drawn = float("-inf")  # the first words are drawn as soon as they arrive
     try:
         for update in updates:
             if update.usage:
@@ -109,21 +114,31 @@ def stream_answer(updates: Iterable[Any], show: bool = True) -> StreamedAnswer:
             if not update.choices:
                 continue
             choice = update.choices[0]
-            if choice.delta.content:
-                if answer.first_token_seconds is None:
-                    answer.first_token_seconds = time.perf_counter() - started
-                answer.text += choice.delta.content
-                answer.pieces += 1
             if choice.finish_reason:
                 answer.finish_reason = finish_reason(choice)
-            if handle and time.perf_counter() - last_drawn >= UPDATE_INTERVAL_SECONDS:
-                handle.update(_markdown(answer, cursor=True))
+            if not choice.delta.content:
+                continue
+            if answer.first_token_seconds is None:
+                answer.first_token_seconds = time.perf_counter() - started
+            answer.text += choice.delta.content
+            answer.pieces += 1
+            if time.perf_counter() - last_drawn >= UPDATE_INTERVAL_SECONDS:
+                if handle:
+                    handle.update(_markdown(answer, cursor=True))
+                if on_text:
+                    on_text(answer.text)
                 last_drawn = time.perf_counter()
     except Exception as error:  # a stream cut off midway: keep what arrived
         if answer.pieces == 0:
             raise
         answer.error = error
-    answer.total_seconds = time.perf_counter() - started
+    finally:  # also on an interrupt: give the connection back instead of leaving it open
+        answer.total_seconds = time.perf_counter() - started
+        close = getattr(updates, "close", None)
+        if close is not None:
+            close()
+    if on_text:
+        on_text(answer.text)
     if handle:
         # nbval ignores display updates, so the live output ends empty and the whole answer is
         # shown once more as an ordinary output: what the notebook stores, the tests re-create.
