@@ -16,22 +16,18 @@ import base64
 import dataclasses
 import html
 import json
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import ipywidgets as widgets
-from azure.ai.inference.models import AssistantMessage, SystemMessage, UserMessage
+from azure.ai.inference.models import SystemMessage
 from IPython.display import display
 
-from .config import LESSON_MODELS, ConfigurationError, load_settings
+from .config import LESSON_MODELS, ConfigurationError, load_settings, read_environment
 from .connection import Connection, connect
-from .conversation import Conversation
-from .display import UPDATE_INTERVAL_SECONDS, StreamedAnswer, stream_answer, usage_line
+from .conversation import DEFAULT_SYSTEM_PROMPT, Conversation
+from .display import CURSOR, StreamedAnswer, stream_answer, usage_line
 from .errors import explain
-
-DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
-CURSOR = " ▌"
 
 TEMPERATURE_HELP = ("temperature: how random the choice of each next token is. 0 picks the most likely "
                     "token almost every time (steady, repeatable answers); higher values give more varied, "
@@ -89,7 +85,7 @@ def _error_html(error: BaseException) -> str:
 
 def answer_note(answer: StreamedAnswer) -> str:
     """The line under an answer: its token usage, how long it took, and why it ended if not finished."""
-    parts = [usage_line(answer.usage) if answer.usage else "Tokens: not reported"]
+    parts = [usage_line(answer.usage)]
     first = f"first token after {answer.first_token_seconds:.2f} s, " if answer.first_token_seconds is not None else ""
     parts.append(f"{first}answer in {answer.total_seconds:.2f} s")
     if answer.finish_reason == "length":
@@ -99,16 +95,23 @@ def answer_note(answer: StreamedAnswer) -> str:
     return " · ".join(parts)
 
 
-def model_choices(models: Iterable[str] = LESSON_MODELS) -> list[tuple[str, str]]:
-    """(label, model id) for each lesson model the configured provider offers, in its own ids."""
-    choices = []
+def model_choices(models: Iterable[str] = LESSON_MODELS,
+                  env: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    """(label, model id) for each model the configured provider offers, in its own ids, each id once.
+
+    ``env`` is the configuration (default: `.env` and the environment). When one id serves
+    several lesson models (LOCAL_MODEL=phi4-mini answers for all), it is offered once, by its id.
+    """
+    env = read_environment() if env is None else env
+    names_by_id: dict[str, list[str]] = {}
     for name in models:
         try:
-            model_id = load_settings(model=name).model
+            model_id = load_settings(env, model=name).model
         except ConfigurationError:  # this provider does not have that model
             continue
-        choices.append((name if model_id == name else f"{name} ({model_id})", model_id))
-    return choices
+        names_by_id.setdefault(model_id, []).append(name)
+    return [(f"{names[0]} ({model_id})" if len(names) == 1 and names[0] != model_id else model_id, model_id)
+            for model_id, names in names_by_id.items()]
 
 
 class Playground:
@@ -189,13 +192,21 @@ class Playground:
         self.message_box.value = ""
         self.error_box.value, self.error_box.layout.display = "", "none"
         conversation = self._current_conversation()
+        speaker = conversation.connection.model
         user_bubble = self._add_bubble("user", "You", text)
-        answer_bubble = self._add_bubble("assistant", conversation.connection.model, CURSOR)
+        answer_bubble = self._add_bubble("assistant", speaker, CURSOR)
+
+        def draw(text_so_far: str) -> None:
+            # Widget changes reach the browser at once, even while this handler keeps the kernel
+            # busy; stream_answer calls this at most every UPDATE_INTERVAL_SECONDS, which keeps
+            # that traffic small.
+            answer_bubble.value = _bubble_html("assistant", speaker, text_so_far + CURSOR)
+
         try:
             updates = conversation.connection.client.complete(
-                messages=conversation.to_send(text), model=conversation.connection.model, stream=True,
+                messages=conversation.to_send(text), model=speaker, stream=True,
                 temperature=self.temperature.value, top_p=self.top_p.value, max_tokens=self.max_tokens.value)
-            answer = stream_answer(self._drawn_live(updates, answer_bubble), show=False)
+            answer = stream_answer(updates, show=False, on_text=draw)
             if answer.error is not None:  # the stream broke off: the answer is not whole
                 raise answer.error
         except Exception as error:
@@ -205,8 +216,8 @@ class Playground:
             return None
         finally:
             self._set_busy(False)
-        conversation.messages += [UserMessage(content=text), AssistantMessage(content=answer.text)]
-        answer_bubble.value = _bubble_html("assistant", conversation.connection.model, answer.text, answer_note(answer))
+        conversation.remember(text, answer.text)
+        answer_bubble.value = _bubble_html("assistant", speaker, answer.text, answer_note(answer))
         self.answers.append(answer)
         return answer
 
@@ -282,21 +293,6 @@ class Playground:
                               layout=widgets.Layout(align_self=align, max_width="85%", margin="3px 0"))
         self.bubbles.children = [*self.bubbles.children, bubble]
         return bubble
-
-    def _drawn_live(self, updates: Iterable[Any], bubble: widgets.HTML) -> Iterator[Any]:
-        """Pass the stream's updates on, redrawing ``bubble`` with the text so far now and then.
-
-        Widget changes are sent to the browser at once, even while this handler keeps the
-        kernel busy; redrawing at most every UPDATE_INTERVAL_SECONDS keeps that traffic small.
-        """
-        speaker, text, last_drawn = self.conversation.connection.model, "", 0.0
-        for update in updates:
-            if update.choices and update.choices[0].delta.content:
-                text += update.choices[0].delta.content
-                if time.perf_counter() - last_drawn >= UPDATE_INTERVAL_SECONDS:
-                    bubble.value = _bubble_html("assistant", speaker, text + CURSOR)
-                    last_drawn = time.perf_counter()
-            yield update
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         bundle = self.panel._repr_mimebundle_(**kwargs)
