@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterator
 import pytest
 from azure.ai.inference import ChatCompletionsClient
 from azure.core.credentials import AzureKeyCredential
+from chat_helpers import Connection, connect
+from chat_helpers import offline_endpoint as notebook_endpoint
 from IPython.core.interactiveshell import InteractiveShell
 from traitlets.config import Config
 
@@ -60,3 +62,14 @@ def shell() -> Iterator[InteractiveShell]:
     shell = InteractiveShell.instance(config=config)
     yield shell
     InteractiveShell.clear_instance()
+
+
+@pytest.fixture
+def chat() -> Iterator[Connection]:
+    """The notebooks' connection (``connect()``, to their own offline endpoint) with no faults queued
+    before or after the test; its client is closed afterwards."""
+    notebook_endpoint().faults.clear()
+    connection = connect(quiet=True)
+    yield connection
+    connection.client.close()
+    notebook_endpoint().faults.clear()

@@ -7,7 +7,6 @@ in context only when the earlier turn was sent), so they show what each call rea
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 from azure.ai.inference.models import UserMessage
@@ -16,14 +15,6 @@ from chat_helpers import Connection, Conversation, connect, estimate_tokens, off
 
 ADA = ["My name is Ada. Please remember it.", "What is the capital of France?", "What about Spain?"]
 NAME = "What is my name?"
-
-
-@pytest.fixture
-def chat() -> Iterator[Connection]:
-    """The notebooks' connection, with no faults queued before or after the test."""
-    offline_endpoint().faults.clear()
-    yield connect(quiet=True)
-    offline_endpoint().faults.clear()
 
 
 def having_talked(chat: Connection, max_prompt_tokens: int | None = None) -> Conversation:
@@ -80,7 +71,9 @@ def test_a_failed_call_adds_nothing_and_the_retry_adds_the_turn_once(chat: Conne
 
 def test_the_default_budget_leaves_half_the_context_window_for_the_answer(chat: Connection) -> None:
     assert Conversation(chat).max_prompt_tokens == 4096 // 2
-    assert Conversation(connect("Phi-3-medium-128k-instruct", quiet=True)).max_prompt_tokens == 131072 // 2
+    medium = connect("Phi-3-medium-128k-instruct", quiet=True)
+    with medium.client:
+        assert Conversation(medium).max_prompt_tokens == 131072 // 2
 
 
 def test_trimming_keeps_the_system_message_and_drops_the_oldest_pair_first(chat: Connection) -> None:

@@ -18,7 +18,6 @@ from azure.core.exceptions import HttpResponseError
 from chat_helpers import (
     Connection,
     StreamedAnswer,
-    connect,
     finish_reason,
     offline_endpoint,
     show_answer,
@@ -27,20 +26,32 @@ from chat_helpers import (
     stream_answer,
     usage_line,
 )
-from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDFISH = "Suggest a name for a pet goldfish."
 REASONS = "Give me 5 good reasons why I should exercise every day."
 
+pytestmark = pytest.mark.usefixtures("shell")  # so displays are captured as a notebook stores them
 
-@pytest.fixture
-def chat(shell: InteractiveShell) -> Iterator[Connection]:
-    """The notebooks' connection, with no faults queued before or after the test."""
-    offline_endpoint().faults.clear()
-    yield connect(quiet=True)
-    offline_endpoint().faults.clear()
+
+class WatchedStream:
+    """A real stream that records being closed, and can fail (or be interrupted) after some updates."""
+
+    def __init__(self, stream: Any, fail_after: int | None = None, failure: BaseException | None = None) -> None:
+        self.stream, self.fail_after = stream, fail_after
+        self.failure = failure or KeyboardInterrupt()  # what stopping the cell raises
+        self.closed = False
+
+    def __iter__(self) -> Iterator[Any]:
+        for count, update in enumerate(self.stream):
+            if count == self.fail_after:
+                raise self.failure
+            yield update
+
+    def close(self) -> None:
+        self.closed = True
+        self.stream.close()
 
 
 def ask(chat: Connection, prompt: str, **params: Any) -> Any:
@@ -136,6 +147,43 @@ def test_a_queued_cut_stream_fault_is_kept_as_the_answer_error_not_raised(chat: 
     answer = stream_answer(ask(chat, REASONS, stream=True), show=False)
     assert answer.error is not None and not answer.complete and answer.text
     assert stream_answer(ask(chat, REASONS, stream=True), show=False).complete  # the fault was used once
+
+
+def test_the_response_is_closed_when_the_stream_is_cut_off(chat: Connection) -> None:
+    stream = WatchedStream(ask(chat, REASONS, stream=True, headers={"x-offline-fault": "cut_stream"}))
+    answer = stream_answer(stream, show=False)
+    assert answer.error is not None and stream.closed
+
+
+def test_the_response_is_closed_when_the_reader_stops_the_cell(chat: Connection) -> None:
+    stream = WatchedStream(ask(chat, REASONS, stream=True), fail_after=3)
+    with pytest.raises(KeyboardInterrupt), capture_output():
+        stream_answer(stream)
+    assert stream.closed
+
+
+def test_the_response_is_closed_when_the_stream_fails_before_any_text(chat: Connection) -> None:
+    stream = WatchedStream(ask(chat, REASONS, stream=True), fail_after=0, failure=ConnectionError("reset"))
+    with pytest.raises(ConnectionError):
+        stream_answer(stream, show=False)
+    assert stream.closed
+
+
+def test_on_text_follows_the_answer_from_its_first_words_to_the_whole(chat: Connection) -> None:
+    seen: list[str] = []
+    with capture_output() as captured:
+        answer = stream_answer(ask(chat, REASONS, stream=True), show=False, on_text=seen.append)
+    assert captured.outputs == []  # show=False: the callback is the only view
+    assert len(seen) >= 2 and 0 < len(seen[0]) < len(answer.text)  # drawn as soon as words arrive
+    assert all(later.startswith(earlier) for earlier, later in zip(seen, seen[1:], strict=False))
+    assert seen[-1] == answer.text and answer.complete
+
+
+def test_on_text_gets_what_arrived_of_a_cut_stream(chat: Connection) -> None:
+    seen: list[str] = []
+    answer = stream_answer(ask(chat, REASONS, stream=True, headers={"x-offline-fault": "cut_stream"}),
+                           show=False, on_text=seen.append)
+    assert answer.error is not None and seen[-1] == answer.text != ""
 
 
 def test_the_rate_leaves_out_the_wait_for_the_first_token() -> None:

@@ -8,9 +8,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from chat_helpers import connect
+from chat_helpers import Connection, StreamedAnswer
 from chat_helpers import offline_endpoint as notebook_endpoint
-from chat_helpers.playground import CURSOR, Playground
+from chat_helpers.display import CURSOR
+from chat_helpers.playground import Playground, answer_note, model_choices
 
 FRANCE = "What is the capital of France?"
 SPAIN = "What about Spain?"
@@ -34,17 +35,14 @@ class WatchedClient:
 
 
 @pytest.fixture
-def playground() -> Iterator[Playground]:
-    notebook_endpoint().faults.clear()
-    yield Playground(connect(quiet=True))
-    notebook_endpoint().faults.clear()
+def playground(chat: Connection) -> Playground:
+    return Playground(chat)
 
 
 @pytest.fixture
-def watched() -> tuple[Playground, WatchedClient]:
-    connection = connect(quiet=True)
-    client = WatchedClient(connection.client)
-    return Playground(dataclasses.replace(connection, client=client)), client
+def watched(chat: Connection) -> tuple[Playground, WatchedClient]:
+    client = WatchedClient(chat.client)
+    return Playground(dataclasses.replace(chat, client=client)), client
 
 
 def type_and_send(playground: Playground, text: str) -> None:
@@ -140,6 +138,35 @@ def test_the_picker_offers_the_six_lesson_models(playground: Playground) -> None
     assert len(labels) == 6 and all(label.startswith("Phi-3-") for label in labels)
     for slider in (playground.temperature, playground.top_p, playground.max_tokens):
         assert slider.description in slider.tooltip  # the meaning shows on hover
+
+
+def test_a_local_server_with_one_model_for_all_offers_it_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable, value in {"CHAT_PROVIDER": "local", "LOCAL_SERVER": "ollama", "LOCAL_BASE_URL": "",
+                            "LOCAL_MODEL": "phi4-mini"}.items():
+        monkeypatch.setenv(variable, value)  # the environment wins over a developer's .env
+    assert model_choices() == [("phi4-mini", "phi4-mini")]
+
+    monkeypatch.setenv("LOCAL_MODEL", "")  # Ollama's own tags: one per lesson model it has
+    choices = model_choices()
+    assert ("Phi-3-mini-4k-instruct (phi3:mini)", "phi3:mini") in choices
+    assert len(choices) == len({model_id for _, model_id in choices}) == 4
+
+
+def test_an_answer_without_usage_says_the_server_did_not_report_it() -> None:
+    note = answer_note(StreamedAnswer(text="Paris.", finish_reason="stop", pieces=2, total_seconds=0.5))
+    assert note.startswith("Tokens: not reported by this server · ")
+
+
+def test_the_streamed_send_trims_the_history_to_fit_like_ask(watched: tuple[Playground, WatchedClient]) -> None:
+    playground, client = watched
+    type_and_send(playground, FRANCE)
+    playground.conversation.max_prompt_tokens = 20  # room for the system message and the question only
+
+    type_and_send(playground, SPAIN)
+
+    assert [dict(message)["role"] for message in client.calls[-1]["messages"]] == ["system", "user"]
+    assert "no context" in bubble_texts(playground)[-1]
+    assert len(playground.messages()) == 5  # the history itself stays whole
 
 
 def test_small_max_tokens_cuts_the_answer_and_says_so(playground: Playground) -> None:
