@@ -22,6 +22,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -102,11 +103,16 @@ class Run:
 def timed(command: list[str], cwd: Path, timeout: float, env: dict[str, str] | None = None) -> Run:
     """Run ``command`` to its end (or its time limit) and time it."""
     started = time.perf_counter()
+    # A session of its own, so a timeout ends the kernels pytest started too, not only pytest.
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, start_new_session=True)
     try:
-        done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-        output, returncode = done.stdout + done.stderr, done.returncode
-    except subprocess.TimeoutExpired as expired:
-        output, returncode = f"timed out after {timeout:.0f} s: {expired.cmd}", -1
+        output, _ = process.communicate(timeout=timeout)
+        returncode = process.returncode
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        output, returncode = f"timed out after {timeout:.0f} s: {command}", -1
     return Run(time.perf_counter() - started, output, returncode)
 
 

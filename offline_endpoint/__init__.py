@@ -42,14 +42,25 @@ class OfflineEndpoint:
         self.port: int = self._sockets[0].getsockname()[1]
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
+        self._failure: BaseException | None = None
         self._thread = threading.Thread(target=self._serve, name="offline-endpoint", daemon=True)
         self._thread.start()
         self._ready.wait()
+        if self._failure is not None:  # the server thread could not start: say why, here
+            for sock in self._sockets:
+                sock.close()
+            raise RuntimeError("the offline endpoint could not start") from self._failure
 
     def _serve(self) -> None:
         asyncio.set_event_loop(self._loop)
-        server = HTTPServer(make_app(self._state), max_body_size=MAX_BODY_BYTES_READ)
-        server.add_sockets(self._sockets)
+        try:
+            server = HTTPServer(make_app(self._state), max_body_size=MAX_BODY_BYTES_READ)
+            server.add_sockets(self._sockets)
+        except BaseException as error:
+            self._failure = error
+            self._ready.set()
+            self._loop.close()
+            return
         self._loop.call_soon(self._ready.set)
         self._loop.run_forever()
         server.stop()

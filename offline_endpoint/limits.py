@@ -102,6 +102,8 @@ class RateLimiter:
         finally:
             with self._lock:
                 self._in_flight[who] -= 1
+                if not self._in_flight[who]:
+                    del self._in_flight[who]
 
 
 @dataclass(frozen=True)
