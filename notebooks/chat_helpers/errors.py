@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import re
 import sys
+import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +52,10 @@ class Explanation:
 
     def __str__(self) -> str:
         return f"{self.what}\nWhy: {self.why}\nWhat to do: {self.todo}"
+
+    def wrapped(self, width: int = 90) -> str:
+        """The same lines folded at ``width`` between words (a notebook folds them mid-word)."""
+        return "\n".join(textwrap.fill(line, width, subsequent_indent="  ") for line in str(self).splitlines())
 
 
 @dataclass(frozen=True)
@@ -355,7 +360,8 @@ def show_error(error: BaseException) -> None:
     details = ", ".join(part for part in (
         f"HTTP {facts.status}" if facts.status else "", f"code {facts.code!r}" if facts.code else "") if part)
     print(type(error).__name__ + (f" ({details})" if details else ""))
-    print(explain(error) or f"(no explanation for this one) {error}")
+    explanation = explain(error)
+    print(explanation.wrapped() if explanation else f"(no explanation for this one) {error}")
 
 
 def last_error() -> BaseException | None:
@@ -369,7 +375,7 @@ def _show_explanation(shell, etype, value, tb, tb_offset=None):  # IPython's cus
     if explanation is None:
         return shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
     _last_error = value
-    lines = [f"{etype.__name__}: {explanation}", "(The original exception is kept: last_error() returns it.)"]
+    lines = [f"{etype.__name__}: {explanation.wrapped()}", "(The original exception is kept: last_error() returns it.)"]
     # Published as the cell's error, so "Run all" stops here and tests see the failure,
     # but shown as the explanation instead of a stack trace.
     shell._showtraceback(etype, str(explanation), lines)
