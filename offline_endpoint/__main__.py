@@ -37,11 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Offline endpoint (scripted answers) listening on {endpoint.url}", flush=True)
     print("Use it as the endpoint URL with any key. Press Ctrl-C to stop.", flush=True)
     stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    try:
-        stopped.wait()
-    except KeyboardInterrupt:
-        pass
+    # Both set explicitly: a shell starting this in the background may have SIGINT ignored.
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, lambda *_: stopped.set())
+    stopped.wait()
     endpoint.stop()
     print("Stopped.", flush=True)
     return 0
