@@ -18,6 +18,7 @@ from azure.core.exceptions import HttpResponseError
 from chat_helpers import (
     Connection,
     StreamedAnswer,
+    display,
     finish_reason,
     offline_endpoint,
     show_answer,
@@ -26,6 +27,7 @@ from chat_helpers import (
     stream_answer,
     usage_line,
 )
+from chat_helpers.display import CURSOR, SDK_STREAM_LOGGER
 from IPython.utils.capture import capture_output
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,6 +123,35 @@ def test_a_streamed_answer_is_the_same_answer_and_the_notebook_keeps_it_whole(ch
     assert all(update == "" or update.endswith(" ▌") for update in updates)
 
 
+def test_half_written_bold_is_closed_while_streaming_so_no_raw_stars_show(
+        chat: Connection, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(display, "UPDATE_INTERVAL_SECONDS", 0)  # redraw on every piece
+    whole = ask(chat, REASONS).choices[0].message.content
+    with capture_output() as captured:
+        stream_answer(ask(chat, REASONS, stream=True))
+    live = [output.data["text/markdown"].removesuffix(CURSOR) for output in captured.outputs
+            if output.update and output.data["text/markdown"]]
+    assert len(live) > 20
+    assert all(text.count("**") % 2 == 0 for text in live)
+    closed = [text for text in live if not whole.startswith(text)]
+    assert closed and all(text.endswith("**") for text in closed)  # a bold still being written
+    assert markdown_shown(captured)[-1] == whole  # the stored answer is the text as sent
+
+
+def test_the_sdk_warning_about_a_cut_stream_is_silenced_only_while_stream_answer_reads(
+        chat: Connection, caplog: pytest.LogCaptureFixture) -> None:
+    def warnings() -> list[str]:
+        return [record.getMessage() for record in caplog.records if record.name == SDK_STREAM_LOGGER]
+
+    answer = stream_answer(ask(chat, REASONS, stream=True, headers={"x-offline-fault": "cut_stream"}),
+                           show=False)
+    assert answer.error is not None and warnings() == []  # the cut is reported once, by the answer
+
+    with pytest.raises(HttpResponseError):  # read without stream_answer, the SDK still says it
+        list(ask(chat, REASONS, stream=True, headers={"x-offline-fault": "cut_stream"}))
+    assert warnings() == ["Unable to stream download."]
+
+
 def test_stream_answer_reads_openai_streams_with_their_usage_chunk(chat: Connection) -> None:
     stream = chat.openai_client().chat.completions.create(
         model=chat.model, messages=[{"role": "user", "content": REASONS}], stream=True,
@@ -186,14 +217,15 @@ def test_on_text_gets_what_arrived_of_a_cut_stream(chat: Connection) -> None:
     assert answer.error is not None and seen[-1] == answer.text != ""
 
 
-def test_the_rate_leaves_out_the_wait_for_the_first_token() -> None:
+def test_the_rate_leaves_out_the_wait_for_the_first_token_and_the_line_adds_up() -> None:
     answer = StreamedAnswer(text="...", pieces=11, first_token_seconds=0.5, total_seconds=1.5)
     assert answer.tokens_per_second == 10
-    assert answer.timing_line() == "First token after 0.50 s; 11 tokens in 1.5 s (10 tokens/s)"
+    # 10 more tokens in the 1.0 s after the first: the printed figures agree with one another.
+    assert answer.timing_line() == "First token after 0.50 s; then 10 more in 1.0 s (10 tokens/s); 1.5 s in all"
 
 
 def test_the_timing_line_of_a_stream_with_no_token_says_so() -> None:
-    assert StreamedAnswer(total_seconds=0.2).timing_line() == "First token after never; 0 tokens in 0.2 s (0 tokens/s)"
+    assert StreamedAnswer(total_seconds=0.2).timing_line() == "No token arrived; 0.2 s in all"
 
 
 def sanitize(text: str) -> str:
@@ -211,7 +243,8 @@ def test_stored_timing_lines_compare_equal_across_runs_but_keep_the_token_count(
     shorter = StreamedAnswer(pieces=20, first_token_seconds=0.0004, total_seconds=0.02)
     assert sanitize(fast.timing_line()) == sanitize(paced.timing_line())
     assert sanitize(fast.timing_line()) != sanitize(shorter.timing_line())
-    assert "137 tokens" in sanitize(fast.timing_line())
+    assert "then 136 more" in sanitize(fast.timing_line())
+    assert sanitize(fast.timing_line()) != fast.timing_line()  # the pattern matches the line as printed
 
 
 def test_show_messages_prints_one_short_line_per_message(capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,6 +6,7 @@ These work the same for azure-ai-inference and openai responses: both have
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -15,6 +16,9 @@ from IPython.display import Markdown, display
 
 UPDATE_INTERVAL_SECONDS = 0.1  # redraw a streamed answer at most this often, not on every token
 CURSOR = " ▌"  # shown after a streamed answer's text while more is coming
+# azure-core logs this warning to stderr when a stream breaks off; stream_answer reports the cut itself.
+SDK_STREAM_LOGGER = "azure.core.pipeline.transport._requests_basic"
+SDK_CUT_STREAM_MESSAGE = "Unable to stream download."
 
 
 def usage_line(usage: Any) -> str:
@@ -81,17 +85,39 @@ class StreamedAnswer:
         return (self.pieces - 1) / after_first if self.pieces > 1 and after_first > 0 else 0.0
 
     def timing_line(self) -> str:
-        """"First token after 0.31 s; 137 tokens in 2.6 s (52 tokens/s)"."""
-        first = f"{self.first_token_seconds:.2f} s" if self.first_token_seconds is not None else "never"
-        return (f"First token after {first}; {self.pieces} tokens in {self.total_seconds:.1f} s "
-                f"({self.tokens_per_second:.0f} tokens/s)")
+        """"First token after 0.30 s; then 136 more in 2.3 s (60 tokens/s); 2.6 s in all".
+
+        The rate counts the tokens after the first, over the time after the first: the wait
+        for the first token is a separate figure, so it is left out of the rate.
+        """
+        if self.first_token_seconds is None:
+            return f"No token arrived; {self.total_seconds:.1f} s in all"
+        after_first = self.total_seconds - self.first_token_seconds
+        return (f"First token after {self.first_token_seconds:.2f} s; then {max(self.pieces - 1, 0)} more "
+                f"in {after_first:.1f} s ({self.tokens_per_second:.0f} tokens/s); "
+                f"{self.total_seconds:.1f} s in all")
+
+
+def _close_bold(text: str) -> str:
+    """Text whose last ``**`` opens bold that is still being written, made to render as bold.
+
+    Markdown needs the closing ``**`` right after a word, and shows a lone opening ``**`` raw.
+    """
+    text = text.rstrip()
+    return text[:-2].rstrip() if text.endswith("**") else text + "**"
 
 
 def _markdown(answer: StreamedAnswer, cursor: bool) -> Markdown:
-    text = answer.text + (CURSOR if cursor else "")
+    text = answer.text
+    if cursor:
+        text = (_close_bold(text) if text.count("**") % 2 else text) + CURSOR
     if answer.error is not None:
         text += "\n\n*[The answer is incomplete: the stream was cut off.]*"
     return Markdown(text)
+
+
+def _not_the_cut_stream_warning(record: logging.LogRecord) -> bool:
+    return record.getMessage() != SDK_CUT_STREAM_MESSAGE
 
 
 def stream_answer(updates: Iterable[Any], show: bool = True,
@@ -99,7 +125,8 @@ def stream_answer(updates: Iterable[Any], show: bool = True,
     """Show a streamed response live in one output as it arrives, and return it when it ends.
 
     A stream that breaks off keeps what arrived: the answer is marked incomplete and the
-    error is kept in ``answer.error`` instead of being raised. ``on_text``, if given, is
+    error is kept in ``answer.error`` instead of being raised (the SDK's own warning about
+    it is silenced meanwhile, so the cut is reported once). ``on_text``, if given, is
     called with the text so far whenever the answer is redrawn, and once more at the end,
     so another view (a widget, say) can follow the answer as well as or instead of the output.
     """
@@ -107,6 +134,8 @@ def stream_answer(updates: Iterable[Any], show: bool = True,
     handle = display(Markdown(""), display_id=True) if show else None
     started = time.perf_counter()
     last_drawn = float("-inf")  # the first words are drawn as soon as they arrive
+    sdk_log = logging.getLogger(SDK_STREAM_LOGGER)
+    sdk_log.addFilter(_not_the_cut_stream_warning)
     try:
         for update in updates:
             if update.usage:
@@ -134,6 +163,7 @@ def stream_answer(updates: Iterable[Any], show: bool = True,
         answer.error = error
     finally:  # also on an interrupt: give the connection back instead of leaving it open
         answer.total_seconds = time.perf_counter() - started
+        sdk_log.removeFilter(_not_the_cut_stream_warning)
         close = getattr(updates, "close", None)
         if close is not None:
             close()
