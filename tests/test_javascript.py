@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from chat_helpers import ensure_node_packages
 
 from offline_endpoint import OfflineEndpoint
 from offline_endpoint.answers import scripted_reply
@@ -21,13 +22,11 @@ EXERCISE_PROMPT = "Give me 5 good reasons why I should exercise every day."
 
 @pytest.fixture(scope="session")
 def node() -> str:
-    """The node executable, with the samples' packages installed (``npm ci`` when they are missing)."""
-    node_path, npm_path = shutil.which("node"), shutil.which("npm")
-    if not node_path or not npm_path:
+    """The node executable, with the samples' packages installed as lesson 07's first cells do it."""
+    ensure_node_packages()
+    node_path = shutil.which("node")
+    if node_path is None or shutil.which("npm") is None:
         pytest.fail("Node.js and npm are needed for the JavaScript lesson (CI's .ci/run checks for them).")
-    if not (SAMPLES / "node_modules" / "@azure-rest" / "ai-inference").is_dir():
-        subprocess.run([npm_path, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=SAMPLES,
-                       check=True, capture_output=True, timeout=300)
     return node_path
 
 
@@ -127,3 +126,23 @@ def test_a_missing_variable_says_to_run_connect_first(node: str, offline_endpoin
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.startswith(f"{missing} not set: run connect() in the notebook first")
+
+
+def test_ensure_node_packages_says_the_samples_are_ready(node: str, capsys: pytest.CaptureFixture[str]) -> None:
+    ensure_node_packages()
+    assert capsys.readouterr().out == "Node.js is installed and the samples' packages are ready.\n"
+
+
+def test_ensure_node_packages_says_what_to_do_without_node(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # a machine where neither node nor npm is installed
+    ensure_node_packages()
+    out = capsys.readouterr().out
+    assert out.startswith("Node.js is not installed, so the JavaScript cells below cannot run.")
+    assert "https://nodejs.org" in out and out.count("\n") == 1
+
+
+def test_ensure_node_packages_reports_npm_s_own_message_when_installing_fails(node: str, tmp_path: Path) -> None:
+    (tmp_path / "package.json").write_text('{"name": "no-lock-file", "version": "1.0.0"}')
+    with pytest.raises(RuntimeError, match=r"(?s)npm ci failed in .*package-lock"):
+        ensure_node_packages(tmp_path)  # npm ci refuses a folder without a lock file

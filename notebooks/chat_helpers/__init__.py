@@ -4,7 +4,8 @@
 
 Read the modules beside this file to see how each piece works:
 ``config`` (what `.env` says), ``connection`` (the client), ``display`` (answers in the
-notebook), ``conversation`` (history and context window), ``errors`` (readable failures).
+notebook), ``conversation`` (history and context window), ``errors`` (readable failures),
+``javascript`` (Node.js for lesson 07).
 """
 
 from .config import LESSON_MODELS, ConfigurationError, load_settings
@@ -12,6 +13,7 @@ from .connection import Connection, connect, offline_endpoint
 from .conversation import Conversation, estimate_tokens
 from .display import StreamedAnswer, finish_reason, show_answer, show_messages, show_usage, stream_answer, usage_line
 from .errors import Explanation, check_answer, explain, explain_answer, last_error, show_error
+from .javascript import ensure_node_packages
 from .playground import Playground, show_playground
 from .retries import RequestPacer, call_with_retry
 
@@ -21,4 +23,5 @@ __all__ = [
     "load_settings", "offline_endpoint", "show_answer", "show_messages", "show_usage", "stream_answer",
     "show_playground", "usage_line",
     "RequestPacer", "call_with_retry", "check_answer", "explain_answer", "show_error",
+    "ensure_node_packages",
 ]
