@@ -89,7 +89,7 @@ class _ApiHandler(web.RequestHandler):
         self.state = state
 
     def set_default_headers(self) -> None:
-        self.set_header("Content-Type", "application/json")
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.clear_header("Server")
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
