@@ -166,30 +166,28 @@ def test_offline_outputs_are_the_seeds_answers(offline_outputs: list[str]) -> No
         assert prompt > 0 and completion > 0 and prompt + completion == total
 
 
+# Each SDK: how it runs the seeds' three calls, the path attribute of the profile it posts to,
+# and the auth headers it sends.
+SDKS = {
+    "azure-ai-inference": (seeds_with_azure, "path", AZURE_AUTH),
+    "openai": (seeds_with_openai, "openai_path", OPENAI_AUTH),
+}
+
+
+@pytest.mark.parametrize("sdk", SDKS)
 @pytest.mark.parametrize("name", PROFILES)
 def test_profile_sends_what_its_provider_expects_and_shows_what_offline_shows(
-        name: str, offline_endpoint: OfflineEndpoint, configure: Callable[[dict[str, str]], None],
+        name: str, sdk: str, offline_endpoint: OfflineEndpoint, configure: Callable[[dict[str, str]], None],
         capsys: pytest.CaptureFixture, shell: InteractiveShell, offline_outputs: list[str]) -> None:
     profile = PROFILES[name]
+    run_seeds, path_attribute, auth_headers = SDKS[sdk]
     chat = connect_profile(profile, offline_endpoint, configure, capsys)
     seen_before = len(offline_endpoint.requests)
-    assert what_the_learner_sees(lambda: seeds_with_azure(chat)) == offline_outputs
+    assert what_the_learner_sees(lambda: run_seeds(chat)) == offline_outputs
     received = list(offline_endpoint.requests)[seen_before:]
+    path = getattr(profile, path_attribute)
     assert [(r.path, r.auth_headers, r.model, r.stream, r.status) for r in received] == [
-        (profile.path, AZURE_AUTH, profile.model_id, stream, 200) for stream in (False, False, True)]
-
-
-@pytest.mark.parametrize("name", PROFILES)
-def test_profile_with_the_openai_sdk_shows_what_offline_shows(
-        name: str, offline_endpoint: OfflineEndpoint, configure: Callable[[dict[str, str]], None],
-        capsys: pytest.CaptureFixture, shell: InteractiveShell, offline_outputs: list[str]) -> None:
-    profile = PROFILES[name]
-    chat = connect_profile(profile, offline_endpoint, configure, capsys)
-    seen_before = len(offline_endpoint.requests)
-    assert what_the_learner_sees(lambda: seeds_with_openai(chat)) == offline_outputs
-    received = list(offline_endpoint.requests)[seen_before:]
-    assert [(r.path, r.auth_headers, r.model, r.stream, r.status) for r in received] == [
-        (profile.openai_path, OPENAI_AUTH, profile.model_id, stream, 200) for stream in (False, False, True)]
+        (path, auth_headers, profile.model_id, stream, 200) for stream in (False, False, True)]
 
 
 def test_offline_profile_over_http(configure: Callable[[dict[str, str]], None], capsys: pytest.CaptureFixture,
