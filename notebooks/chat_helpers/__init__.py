@@ -12,7 +12,7 @@ from .config import LESSON_MODELS, ConfigurationError, load_settings
 from .connection import Connection, connect, offline_endpoint
 from .conversation import Conversation, estimate_tokens
 from .display import StreamedAnswer, finish_reason, show_answer, show_messages, show_usage, stream_answer, usage_line
-from .errors import Explanation, check_answer, explain, explain_answer, last_error, show_error
+from .errors import Explanation, check_answer, explain, explain_answer, explain_errors, last_error, show_error
 from .javascript import ensure_node_packages
 from .playground import Playground, show_playground
 from .retries import RequestPacer, call_with_retry
@@ -22,6 +22,6 @@ __all__ = [
     "StreamedAnswer", "connect", "estimate_tokens", "explain", "finish_reason", "last_error",
     "load_settings", "offline_endpoint", "show_answer", "show_messages", "show_usage", "stream_answer",
     "show_playground", "usage_line",
-    "RequestPacer", "call_with_retry", "check_answer", "explain_answer", "show_error",
+    "RequestPacer", "call_with_retry", "check_answer", "explain_answer", "explain_errors", "show_error",
     "ensure_node_packages",
 ]

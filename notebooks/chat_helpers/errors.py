@@ -384,12 +384,24 @@ def _show_explanation(shell, etype, value, tb, tb_offset=None):  # IPython's cus
 
 def install_explanations() -> None:
     """In a notebook, show explanations instead of stack traces for the errors ``explain`` knows."""
+    explain_errors(True)
+
+
+def explain_errors(on: bool = True) -> None:
+    """Switch the explanations on (``connect()`` does) or off, to see the full stack trace again.
+
+    Off, a failing cell shows IPython's usual traceback; ``explain(error)`` still works by hand.
+    """
     try:
         from IPython import get_ipython
     except ImportError:
         return
     shell = get_ipython()
-    if shell is not None:
-        openai = _openai()
-        explained = (AzureError, ConfigurationError) + ((openai.OpenAIError,) if openai else ())
-        shell.set_custom_exc(explained, _show_explanation)
+    if shell is None:
+        return
+    if not on:
+        shell.set_custom_exc((), None)
+        return
+    openai = _openai()
+    explained = (AzureError, ConfigurationError) + ((openai.OpenAIError,) if openai else ())
+    shell.set_custom_exc(explained, _show_explanation)
