@@ -1,47 +1,20 @@
-"""Scripted answers (from the ``answers/*.toml`` files) and the approximate token count.
+"""Scripted answers, from the ``answers/*.toml`` files.
 
-Token count, used for ``usage`` and for the limits: a token is a run of letters and digits
-or a single other visible character, so "Hello, world!" is 4 tokens. Each message adds 4
-tokens of framing and every prompt 3 more, as chat models do; an image part counts 85 and an
-audio part 100. Real tokenizers differ, but the sums are consistent: prompt + completion =
-total, and a streamed answer arrives in exactly ``completion_tokens`` pieces.
+Token counts (``usage`` and the limits) are ``model_facts``' rough count, the one the notebooks'
+helper uses too: prompt + completion = total, and a streamed answer arrives in exactly
+``completion_tokens`` pieces.
 """
 
 from __future__ import annotations
 
-import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-_TOKEN = re.compile(r"\s*(?:\w+|[^\w\s])", re.UNICODE)
-_PART_TOKENS = {"image_url": 85, "input_audio": 100}
-_MESSAGE_FRAMING = 4
-_PROMPT_FRAMING = 3
+from model_facts.tokens import content_text, split_tokens
+from model_facts.tokens import estimate_tokens as count_prompt_tokens
 
-
-def split_tokens(text: str) -> list[str]:
-    """Split ``text`` into token pieces that join back into the (right-stripped) text."""
-    return _TOKEN.findall(text)
-
-
-def content_text(content: Any) -> str:
-    """The text of a message's content, whether a string or a list of parts."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(part["text"] for part in content if part.get("type") == "text")
-    return ""
-
-
-def count_prompt_tokens(messages: list[dict]) -> int:
-    total = _PROMPT_FRAMING
-    for message in messages:
-        total += _MESSAGE_FRAMING + len(split_tokens(content_text(message.get("content"))))
-        if isinstance(message.get("content"), list):
-            total += sum(_PART_TOKENS.get(part.get("type"), 0) for part in message["content"])
-    return total
+__all__ = ["content_text", "count_prompt_tokens", "scripted_reply", "split_tokens"]
 
 
 def _normalize(text: str) -> str:

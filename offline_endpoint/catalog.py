@@ -1,52 +1,14 @@
-"""The models the offline endpoint serves, read from ``models.toml``."""
+"""The models the offline endpoint serves: the lessons' models (``model_facts``), in the
+shape of the GitHub Models catalog API."""
 
 from __future__ import annotations
 
-import tomllib
-from dataclasses import dataclass
-from pathlib import Path
+from model_facts import DEFAULT_MODEL, FREE_TIER, MODELS, LessonModel, find_model
 
-_DATA = tomllib.loads((Path(__file__).parent / "models.toml").read_text(encoding="utf-8"))
+MAX_OUTPUT_TOKENS = FREE_TIER.max_output_tokens
+Model = LessonModel
 
-DEFAULT_MODEL: str = _DATA["default"]
-MAX_INPUT_TOKENS: int = _DATA["max_input_tokens"]
-MAX_OUTPUT_TOKENS: int = _DATA["max_output_tokens"]
-PUBLISHER = "microsoft"
-
-
-@dataclass(frozen=True)
-class Model:
-    name: str
-    context_window: int
-    summary: str
-    aliases: tuple[str, ...]
-
-    @property
-    def id(self) -> str:
-        return f"{PUBLISHER}/{self.name}"
-
-    @property
-    def max_input_tokens(self) -> int:
-        return min(self.context_window, MAX_INPUT_TOKENS)
-
-
-MODELS: tuple[Model, ...] = tuple(
-    Model(m["name"], m["context_window"], m["summary"], tuple(m.get("aliases", ())))
-    for m in _DATA["model"]
-)
-
-_BY_NAME: dict[str, Model] = {}
-for _model in MODELS:
-    for _name in (_model.name, *_model.aliases):
-        _BY_NAME[_name.casefold()] = _model
-
-
-def find_model(name: str) -> Model | None:
-    """The model called ``name`` (any case, with or without ``microsoft/``), or None."""
-    key = name.strip().casefold()
-    if key.startswith(PUBLISHER + "/"):
-        key = key[len(PUBLISHER) + 1 :]
-    return _BY_NAME.get(key)
+__all__ = ["DEFAULT_MODEL", "MAX_OUTPUT_TOKENS", "MODELS", "Model", "catalog_entries", "find_model"]
 
 
 def catalog_entries() -> list[dict]:

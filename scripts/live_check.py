@@ -38,6 +38,7 @@ from chat_helpers.config import (  # noqa: E402
     read_environment,
 )
 from chat_helpers.connection import Connection, connect  # noqa: E402
+from chat_helpers.explanations import ServerNotAnswering  # noqa: E402
 
 LIVE_SWITCH = {"CHAT_LIVE_CHECK": "1"}  # conftest.py leaves the configured provider alone when set
 CELL_TIMEOUT_SECONDS = 300  # a real model on a laptop can be slow
@@ -75,6 +76,9 @@ def configured_connection() -> Connection | int:
     except ConfigurationError as error:
         print(f"Live check cannot start: {error}")
         return 2
+    except ServerNotAnswering as silent:
+        print(f"Cannot reach {silent.url} ({silent.reason}). Is the server running, and is its URL in .env right?")
+        return 1
     if chat.provider == "github-models":
         print(f"Live check cannot start: CHAT_PROVIDER is github-models. {RETIREMENT_NOTE}")
         return 2

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from chat_helpers import ConfigurationError, connect, load_settings
-from chat_helpers.config import VARIABLES, offline_pacing, read_environment
+from chat_helpers import ConfigurationError, connect, explain, load_settings, practice_endpoint
+from chat_helpers.config import VARIABLES, looks_like_a_key, offline_pacing, read_environment
 from dotenv import dotenv_values
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,7 +135,7 @@ def test_foundry_derives_the_openai_v1_url_from_the_models_endpoint() -> None:
 def test_foundry_with_entra_id_needs_no_key() -> None:
     settings = load_settings({"CHAT_PROVIDER": "foundry", "FOUNDRY_ENDPOINT": FOUNDRY_URL,
                               "FOUNDRY_USE_ENTRA_ID": "true"})
-    assert settings.use_entra_id and settings.key == ""
+    assert settings.use_entra_id and not settings.key
 
 
 # --- every mistake, by its message ---
@@ -155,22 +155,23 @@ def test_foundry_with_entra_id_needs_no_key() -> None:
                  "FOUNDRY_API_KEY is not set; add your Foundry key, or set FOUNDRY_USE_ENTRA_ID=true",
                  id="missing-foundry-key"),
     pytest.param({"CHAT_PROVIDER": "github-models"},
-                 "GITHUB_TOKEN is not set (and GitHub Models is retired: set CHAT_PROVIDER=offline, foundry or "
-                 "local instead).", id="missing-github-token"),
+                 "GITHUB_TOKEN is not set (and GitHub Models was retired on 2026-07-30: set CHAT_PROVIDER=offline "
+                 "(practice), foundry (Microsoft Foundry) or local", id="missing-github-token"),
     pytest.param({"CHAT_PROVIDER": "openai"},
                  "CHAT_PROVIDER is 'openai'. Choose one of offline, foundry, local, github-models.",
                  id="unknown-provider"),
     pytest.param({"CHAT_PROVIDER": "Foundary"}, "CHAT_PROVIDER is 'foundary'. Did you mean foundry?",
                  id="misspelt-provider"),
     pytest.param({"CHAT_PROVIDER": "local", "LOCAL_SERVER": "lmstudio"},
-                 "LOCAL_SERVER is 'lmstudio'. Choose one of ollama, foundry-local, llama-cpp.",
+                 "LOCAL_SERVER is 'lmstudio'. Choose one of ollama, foundry-local, llama-cpp, built-in.",
                  id="unknown-local-server"),
     pytest.param({"CHAT_PROVIDER": "local", "CHAT_MODEL": "Phi-3-small-8k-instruct"},
                  "Ollama has no Phi-3-small-8k-instruct. Available: Phi-3-mini-4k-instruct (phi3:mini), ",
                  id="model-ollama-lacks"),
     pytest.param({"CHAT_PROVIDER": "local", "LOCAL_SERVER": "foundry-local", "CHAT_MODEL": "Phi-3-medium-4k-instruct"},
                  "Foundry Local has no Phi-3-medium-4k-instruct. Available: Phi-3-mini-4k-instruct (phi-3-mini-4k), "
-                 "Phi-3-mini-128k-instruct (phi-3-mini-128k). Or set LOCAL_MODEL to a model you have.",
+                 "Phi-3-mini-128k-instruct (phi-3-mini-128k). So use one of those, or set LOCAL_MODEL to a model you "
+                 "have.",
                  id="model-foundry-local-lacks"),
     pytest.param({"CHAT_MODEL": "Phi-3-mini"},
                  "CHAT_MODEL is 'Phi-3-mini', which the offline endpoint does not know. Did you mean "
@@ -202,6 +203,15 @@ def test_a_model_given_to_connect_is_named_as_such_when_unknown() -> None:
         "Did you mean Phi-3-small-8k-instruct")
 
 
+def test_a_model_given_in_code_is_fixed_in_code_not_in_dotenv() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings({}, model="Phi-3.5-mini-instruct")
+    assert str(caught.value).endswith("Pass one of those to connect().")
+    assert caught.value.variable == ""  # no variable of .env is to blame
+    explanation = str(explain(caught.value))
+    assert "connect(...)" in explanation and ".env" not in explanation
+
+
 def test_offline_pacing_that_is_not_a_number_names_its_variable() -> None:
     with pytest.raises(ConfigurationError, match=r"^OFFLINE_TOKENS_PER_SECOND is 'fast'; it should be a number"):
         offline_pacing({"OFFLINE_TOKENS_PER_SECOND": "fast"})
@@ -223,18 +233,21 @@ def test_entra_id_without_azure_identity_says_how_to_install_it(
 
 @pytest.mark.parametrize("env", [
     pytest.param({"CHAT_PROVIDER": "foundry", "FOUNDRY_ENDPOINT": FOUNDRY_URL, "FOUNDRY_API_KEY": KEY}, id="foundry"),
-    pytest.param({"CHAT_PROVIDER": "local", "LOCAL_API_KEY": KEY}, id="local"),
+    pytest.param({"CHAT_PROVIDER": "local", "LOCAL_API_KEY": KEY, "LOCAL_BASE_URL": "SERVER"}, id="local"),
     pytest.param({"CHAT_PROVIDER": "github-models", "GITHUB_TOKEN": KEY}, id="github-models"),
 ])
 def test_no_key_in_any_printed_line_or_repr(project: Path, env: dict[str, str], capsys: pytest.CaptureFixture) -> None:
+    if env.get("LOCAL_BASE_URL") == "SERVER":  # connect() checks that a local server answers
+        env = {**env, "LOCAL_BASE_URL": practice_endpoint().url + "/v1"}
     write_env(project, **env)
     chat = connect()
     printed = capsys.readouterr()
     assert printed.out.startswith("Connected to ")
     assert KEY not in printed.out + printed.err
     settings = load_settings()
-    assert settings.key == KEY  # the key is there, only never shown
-    for text in (repr(settings), str(settings), repr(chat), str(chat), chat.describe()):
+    assert settings.key.reveal() == KEY  # the key is there, only never shown
+    for text in (repr(settings), str(settings), repr(chat), str(chat), chat.describe(), repr(vars(chat)),
+                 repr(vars(settings)), repr(chat.key), f"{chat.key}"):
         assert KEY not in text
 
 
@@ -243,16 +256,34 @@ def test_no_key_in_a_configuration_error(project: Path) -> None:
     assert KEY not in message
 
 
-@pytest.mark.parametrize("variable", ["FOUNDRY_ENDPOINT", "FOUNDRY_USE_ENTRA_ID"])
-def test_a_key_pasted_into_the_wrong_variable_is_not_shown(project: Path, variable: str) -> None:
-    pasted = "a1b2c3d4" * 4  # the shape of an Azure key
-    env = {"CHAT_PROVIDER": "foundry", "FOUNDRY_ENDPOINT": "https://contoso.services.ai.azure.com/models",
-           "FOUNDRY_API_KEY": KEY, variable: pasted}
-    message = error_of(env)
+# Keys in the alphabets keys come in: hex, base62, base64 (+ / =), URL-safe base64, and a token prefix.
+PASTED_KEYS = ["a1b2c3d4" * 4, "Zx81" * 21, "q+Zr/8Kd0w9PpL3s+uY2=", "q-Zr_8Kd0w9PpL3s-uY2", "ghp_" + "aB3d" * 9,
+               "sk-proj-" + "X9y" * 10]
+WRONG_PLACES = ["CHAT_PROVIDER", "CHAT_MODEL", "FOUNDRY_ENDPOINT", "FOUNDRY_USE_ENTRA_ID", "LOCAL_SERVER",
+                "LOCAL_BASE_URL", "LOCAL_THREADS", "OFFLINE_TOKENS_PER_SECOND"]
 
-    assert message.startswith(f"{variable} is ")
-    assert pasted not in message
+
+@pytest.mark.parametrize("variable", WRONG_PLACES)
+@pytest.mark.parametrize("pasted", PASTED_KEYS)
+def test_a_key_pasted_into_the_wrong_variable_is_not_shown(project: Path, variable: str, pasted: str) -> None:
+    provider = "local" if variable.startswith("LOCAL_") else "foundry"
+    env = {"CHAT_PROVIDER": provider, "FOUNDRY_ENDPOINT": "https://contoso.services.ai.azure.com/models",
+           "FOUNDRY_API_KEY": KEY, "LOCAL_SERVER": "built-in" if variable == "LOCAL_THREADS" else "ollama",
+           variable: pasted}
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(env)
+        offline_pacing(env)
+    message = str(caught.value)
+    assert message.startswith(f"{variable} is ") or message.startswith(f"{variable} is not a valid URL")
+    for piece in (pasted, pasted.lower(), pasted[4:20].lower()):
+        assert piece not in message.lower()
     assert "looks like a key" in message
+
+
+@pytest.mark.parametrize("name", ["Phi-3-medium-128k-instruct", "phi3:mini-128k", "Phi-3.5-mini-instruct",
+                                  "https://contoso-phi.services.ai.azure.com/models"])
+def test_model_names_and_urls_are_not_taken_for_keys(name: str) -> None:
+    assert not looks_like_a_key(name)
 
 
 def test_the_retired_provider_prints_what_to_set_instead(project: Path, capsys: pytest.CaptureFixture) -> None:

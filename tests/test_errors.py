@@ -31,9 +31,11 @@ from chat_helpers import (
     explain_answer,
     last_error,
     load_settings,
-    stream_answer,
+    read_stream,
 )
-from chat_helpers.errors import HttpFailure, install_explanations, retry_after_seconds
+from chat_helpers.config import Settings
+from chat_helpers.failures import HttpFailure, retry_after_seconds
+from chat_helpers.ipython_hook import install_explanations
 from IPython.core.interactiveshell import InteractiveShell
 
 from conftest import TEST_KEY, TEST_MODEL
@@ -70,7 +72,7 @@ def client(make_chat_client: MakeClient) -> ChatCompletionsClient:
 
 
 @pytest.mark.parametrize(("fault", "error_class", "status", "key_words"), [
-    ("unauthorized", ClientAuthenticationError, 401, ["GitHub token", "`models: read`", "CHAT_PROVIDER"]),
+    ("unauthorized", ClientAuthenticationError, 401, ["refused the key (401 Unauthorized)", "FOUNDRY_API_KEY", ".env"]),
     ("forbidden", HttpResponseError, 403, ["403 Forbidden", "deployed", "role"]),
     ("retired", HttpResponseError, 410, ["410 Gone", "retired on 2026-07-30", "CHAT_PROVIDER=offline"]),
     ("rate_limit_minute", HttpResponseError, 429, ["UserByModelByMinute", "15 requests per minute", "wait 1 s"]),
@@ -178,7 +180,7 @@ def test_a_stream_cut_off_keeps_what_arrived_marked_incomplete(
         client: ChatCompletionsClient, capsys: pytest.CaptureFixture[str]) -> None:
     whole = client.complete(messages=LONG_QUESTION).choices[0].message.content
     updates = client.complete(messages=LONG_QUESTION, stream=True, headers={"x-offline-fault": "cut_stream"})
-    answer = stream_answer(updates, show=False)
+    answer = read_stream(updates)
     assert not answer.complete and answer.text and whole.startswith(answer.text) and answer.text != whole
     assert "cut off midway" in explained(answer.error)
     check_answer(answer)
@@ -193,7 +195,7 @@ def openai_client(offline_endpoint: OfflineEndpoint) -> Iterator[openai.OpenAI]:
 
 @pytest.mark.parametrize(("fault", "error_class", "key_words"), [
     ("rate_limit_day", openai.RateLimitError, "do not retry: the quota returns in about 1 h 34 min"),
-    ("unauthorized", openai.AuthenticationError, "`models: read`"),
+    ("unauthorized", openai.AuthenticationError, "refused the key (401 Unauthorized)"),
     ("content_filter", openai.BadRequestError, "violence (medium severity)"),
 ])
 def test_openai_sdk_errors_are_explained_alike(
@@ -254,7 +256,8 @@ def test_a_retry_gives_up_after_its_attempts(client: ChatCompletionsClient, offl
 
 @pytest.fixture
 def conversation(client: ChatCompletionsClient, offline_endpoint: OfflineEndpoint) -> Conversation:
-    connection = Connection("offline", "the offline endpoint", offline_endpoint.url, TEST_MODEL, client)
+    settings = Settings("offline", "the offline endpoint", TEST_MODEL, offline_endpoint.url)
+    connection = Connection(settings, client, context_window=8192)
     chat = Conversation(connection)
     chat.ask("What is the capital of France?")
     return chat

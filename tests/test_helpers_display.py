@@ -21,6 +21,7 @@ from chat_helpers import (
     display,
     finish_reason,
     offline_endpoint,
+    read_stream,
     show_answer,
     show_messages,
     show_usage,
@@ -143,8 +144,7 @@ def test_the_sdk_warning_about_a_cut_stream_is_silenced_only_while_stream_answer
     def warnings() -> list[str]:
         return [record.getMessage() for record in caplog.records if record.name == SDK_STREAM_LOGGER]
 
-    answer = stream_answer(ask(chat, REASONS, stream=True, headers={"x-offline-fault": "cut_stream"}),
-                           show=False)
+    answer = read_stream(ask(chat, REASONS, stream=True, headers={"x-offline-fault": "cut_stream"}))
     assert answer.error is not None and warnings() == []  # the cut is reported once, by the answer
 
     with pytest.raises(HttpResponseError):  # read without stream_answer, the SDK still says it
@@ -156,7 +156,7 @@ def test_stream_answer_reads_openai_streams_with_their_usage_chunk(chat: Connect
     stream = chat.openai_client().chat.completions.create(
         model=chat.model, messages=[{"role": "user", "content": REASONS}], stream=True,
         stream_options={"include_usage": True})
-    answer = stream_answer(stream, show=False)
+    answer = read_stream(stream)
     assert answer.text == ask(chat, REASONS).choices[0].message.content
     assert answer.complete and answer.usage.completion_tokens == answer.pieces
 
@@ -175,14 +175,14 @@ def test_a_stream_cut_off_midway_keeps_what_arrived_and_is_marked_incomplete(cha
 
 def test_a_queued_cut_stream_fault_is_kept_as_the_answer_error_not_raised(chat: Connection) -> None:
     offline_endpoint().faults.add("cut_stream")
-    answer = stream_answer(ask(chat, REASONS, stream=True), show=False)
+    answer = read_stream(ask(chat, REASONS, stream=True))
     assert answer.error is not None and not answer.complete and answer.text
-    assert stream_answer(ask(chat, REASONS, stream=True), show=False).complete  # the fault was used once
+    assert read_stream(ask(chat, REASONS, stream=True)).complete  # the fault was used once
 
 
 def test_the_response_is_closed_when_the_stream_is_cut_off(chat: Connection) -> None:
     stream = WatchedStream(ask(chat, REASONS, stream=True, headers={"x-offline-fault": "cut_stream"}))
-    answer = stream_answer(stream, show=False)
+    answer = read_stream(stream)
     assert answer.error is not None and stream.closed
 
 
@@ -196,14 +196,14 @@ def test_the_response_is_closed_when_the_reader_stops_the_cell(chat: Connection)
 def test_the_response_is_closed_when_the_stream_fails_before_any_text(chat: Connection) -> None:
     stream = WatchedStream(ask(chat, REASONS, stream=True), fail_after=0, failure=ConnectionError("reset"))
     with pytest.raises(ConnectionError):
-        stream_answer(stream, show=False)
+        read_stream(stream)
     assert stream.closed
 
 
 def test_on_text_follows_the_answer_from_its_first_words_to_the_whole(chat: Connection) -> None:
     seen: list[str] = []
     with capture_output() as captured:
-        answer = stream_answer(ask(chat, REASONS, stream=True), show=False, on_text=seen.append)
+        answer = read_stream(ask(chat, REASONS, stream=True), on_update=lambda so_far: seen.append(so_far.text))
     assert captured.outputs == []  # show=False: the callback is the only view
     assert len(seen) >= 2 and 0 < len(seen[0]) < len(answer.text)  # drawn as soon as words arrive
     assert all(later.startswith(earlier) for earlier, later in zip(seen, seen[1:], strict=False))
@@ -212,8 +212,8 @@ def test_on_text_follows_the_answer_from_its_first_words_to_the_whole(chat: Conn
 
 def test_on_text_gets_what_arrived_of_a_cut_stream(chat: Connection) -> None:
     seen: list[str] = []
-    answer = stream_answer(ask(chat, REASONS, stream=True, headers={"x-offline-fault": "cut_stream"}),
-                           show=False, on_text=seen.append)
+    answer = read_stream(ask(chat, REASONS, stream=True, headers={"x-offline-fault": "cut_stream"}),
+                         on_update=lambda so_far: seen.append(so_far.text))
     assert answer.error is not None and seen[-1] == answer.text != ""
 
 

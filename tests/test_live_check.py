@@ -102,7 +102,7 @@ def test_a_failing_cell_is_reported_with_its_notebook(offline_endpoint: OfflineE
     # and the report shows the explanation's first line.
     assert result.stdout.splitlines()[2].split() == [
         "08_openai_sdk.ipynb", "FAIL", "10/11", "Cell", "2:", "ClientAuthenticationError:", "The", "service",
-        "refused", "the", "GitHub", "token", "(401):", "it", "lacks", "the", "`models`", "permission."]
+        "refused", "the", "key", "(401", "Unauthorized):", "The", "`models`", "permission", "is", "required", "to"]
     assert result.stdout.endswith("Some notebooks failed against the real model; "
                                   "the first failing cell of each is shown.\n")
 

@@ -196,7 +196,7 @@ def test_offline_profile_over_http(configure: Callable[[dict[str, str]], None], 
     chat = connect()
     assert capsys.readouterr().out == ("Connected to the offline practice endpoint (answers are scripted, not "
                                        "generated). Model: Phi-3-mini-4k-instruct.\n")
-    endpoint = chat_helpers.connection.offline_endpoint()
+    endpoint = chat_helpers.connection.practice_endpoint()
     seen_before = len(endpoint.requests)
     assert what_the_learner_sees(lambda: seeds_with_openai(chat)) == offline_outputs
     received = list(endpoint.requests)[seen_before:]
@@ -252,4 +252,4 @@ def test_the_retired_service_answers_410_and_the_helper_explains_it(
         assert error.status_code == 410
         explanation = str(explain(error))
         assert "GitHub Models was retired on 2026-07-30" in explanation
-        assert "set CHAT_PROVIDER=offline (practice), foundry (Microsoft Foundry) or local" in explanation
+        assert "Set CHAT_PROVIDER=offline (practice), foundry (Microsoft Foundry) or local" in explanation

@@ -2,26 +2,45 @@
 
     from chat_helpers import connect, show_answer, show_usage
 
-Read the modules beside this file to see how each piece works:
-``config`` (what `.env` says), ``connection`` (the client), ``display`` (answers in the
-notebook), ``conversation`` (history and context window), ``errors`` (readable failures),
-``javascript`` (Node.js for lesson 07).
+Read the modules beside this file to see how each piece works: ``config`` (what `.env`
+says), ``connection`` (the client, and the servers it may start), ``display`` (answers in
+the notebook), ``conversation`` (history and context window), ``explanations`` (readable
+failures, texts in ``explanations.toml``), ``failures`` (what a failed call tells), ``ipython_hook``
+(explanations instead of stack traces), ``retries`` (rate limits), ``playground`` (lesson 04),
+``javascript`` (Node.js for lesson 07). Facts about the models and providers live in the
+``model_facts`` package, shared with the offline endpoint.
 """
 
-from .config import LESSON_MODELS, ConfigurationError, load_settings
-from .connection import Connection, connect, offline_endpoint
+from model_facts import LESSON_MODELS
+
+from .config import ConfigurationError, load_settings
+from .connection import Connection, connect, practice_endpoint, practice_fault
 from .conversation import Conversation, estimate_tokens
-from .display import StreamedAnswer, finish_reason, show_answer, show_messages, show_usage, stream_answer, usage_line
-from .errors import Explanation, check_answer, explain, explain_answer, explain_errors, last_error, show_error
+from .display import (
+    ModelAnswer,
+    StreamedAnswer,
+    finish_reason,
+    read_stream,
+    show_answer,
+    show_messages,
+    show_usage,
+    stream_answer,
+    usage_line,
+)
+from .explanations import Explanation, check_answer, explain, explain_answer, show_error
+from .ipython_hook import explain_errors, last_error
 from .javascript import ensure_node_packages
 from .playground import Playground, show_playground
 from .retries import RequestPacer, call_with_retry
 
+# Lessons 05 and 07 were written with this name; practice_endpoint says what it is.
+offline_endpoint = practice_endpoint
+
 __all__ = [
-    "LESSON_MODELS", "ConfigurationError", "Connection", "Conversation", "Explanation", "Playground",
-    "StreamedAnswer", "connect", "estimate_tokens", "explain", "finish_reason", "last_error",
-    "load_settings", "offline_endpoint", "show_answer", "show_messages", "show_usage", "stream_answer",
-    "show_playground", "usage_line",
-    "RequestPacer", "call_with_retry", "check_answer", "explain_answer", "explain_errors", "show_error",
-    "ensure_node_packages",
+    "LESSON_MODELS", "ConfigurationError", "Connection", "Conversation", "Explanation", "ModelAnswer", "Playground",
+    "RequestPacer", "StreamedAnswer", "call_with_retry", "check_answer", "connect", "ensure_node_packages",
+    "estimate_tokens", "explain", "explain_answer", "explain_errors", "finish_reason", "last_error",
+    "load_settings", "offline_endpoint", "practice_endpoint", "practice_fault", "read_stream", "show_answer",
+    "show_error",
+    "show_messages", "show_playground", "show_usage", "stream_answer", "usage_line",
 ]

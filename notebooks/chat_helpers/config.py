@@ -10,27 +10,28 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values, find_dotenv
 
-from offline_endpoint import DEFAULT_MODEL, MODELS, Pacing
+from model_facts import DEFAULT_MODEL, LESSON_MODELS, LOCAL_SERVERS, PROVIDERS, RETIREMENT, model_ids
 
-PROVIDERS = tomllib.loads((Path(__file__).parent / "providers.toml").read_text(encoding="utf-8"))
-LOCAL_SERVERS = PROVIDERS["local"]
-LESSON_MODELS = tuple(model.name for model in MODELS)
 # Every variable read here, all documented in `.env.example`.
 VARIABLES = ("CHAT_PROVIDER", "CHAT_MODEL", "FOUNDRY_ENDPOINT", "FOUNDRY_API_KEY", "FOUNDRY_USE_ENTRA_ID",
-             "LOCAL_SERVER", "LOCAL_BASE_URL", "LOCAL_API_KEY", "LOCAL_MODEL", "GITHUB_TOKEN",
+             "LOCAL_SERVER", "LOCAL_BASE_URL", "LOCAL_API_KEY", "LOCAL_MODEL", "LOCAL_MODEL_FILE",
+             "LOCAL_THREADS", "LOCAL_CONTEXT_SIZE", "LOCAL_PARALLEL", "GITHUB_TOKEN",
              "GITHUB_MODELS_ENDPOINT", "OFFLINE_FIRST_TOKEN_SECONDS", "OFFLINE_TOKENS_PER_SECOND")
-RETIREMENT_NOTE = ("Note: GitHub Models was retired on 2026-07-30, so every request will answer 410 Gone. "
-                   "Set CHAT_PROVIDER=offline (practice), foundry (Microsoft Foundry) or local "
-                   "(Ollama, Foundry Local, llama.cpp) in .env instead; .env.example shows how.")
+RETIREMENT_NOTE = (f"Note: {RETIREMENT.message}, so every request will answer 410 Gone. "
+                   f"{RETIREMENT.instead[0].upper()}{RETIREMENT.instead[1:]}; .env.example shows how.")
+BUILT_IN = "built-in"  # the LOCAL_SERVER that connect() starts itself
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
+# A run of 12+ letters and digits, both, between separators: the body of a key or token in any
+# alphabet (hex, base62, base64's + / =), but no part of a model name or a URL's words.
+_KEY_RUN = re.compile(r"(?=[A-Za-z0-9]*[0-9])(?=[A-Za-z0-9]*[A-Za-z])[A-Za-z0-9]{12,}")
+_LONG_RUN = re.compile(r"[A-Za-z0-9]{24,}")  # no word of a URL or a model name is this long
 
 
 class ConfigurationError(ValueError):
@@ -45,17 +46,56 @@ class MissingSettingError(ConfigurationError):
     """A variable the chosen provider needs (its endpoint or key) is not set."""
 
 
+class Secret:
+    """A key that stays out of every repr, ``vars()`` and f-string: ``reveal()`` gives the value."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('…')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class BuiltInModel:
+    """How the built-in llama.cpp server is to run: which GGUF file (None: the bundled one) and its sizes."""
+
+    model_file: str | None = None
+    threads: int = 1
+    context_size: int = 4096
+    parallel: int = 2
+
+
 @dataclass(frozen=True)
 class Settings:
-    """A checked configuration. ``endpoint`` is None for the offline endpoint (started on use)."""
+    """A checked configuration. ``endpoint`` is None for a server that ``connect()`` starts itself
+    (the offline endpoint, the built-in model); ``built_in`` says how to start the latter."""
 
     provider: str
     title: str
     model: str
     endpoint: str | None = None
     openai_base_url: str | None = None
-    key: str = field(default="", repr=False)
+    key: Secret = field(default_factory=lambda: Secret(""), repr=False)
     use_entra_id: bool = False
+    local_server: str = ""
+    built_in: BuiltInModel | None = None
 
 
 def read_environment(dotenv_path: str | os.PathLike | None = None) -> dict[str, str]:
@@ -70,9 +110,24 @@ def _did_you_mean(value: str, choices: Iterable[str]) -> str:
     return f" Did you mean {' or '.join(close)}?" if close else ""
 
 
-def _shown(value: str) -> str:
-    """``value`` quoted for an error message, unless it looks like a key pasted into the wrong variable."""
-    if re.fullmatch(r"[A-Za-z0-9_\-]{16,}", value):
+def looks_like_a_key(value: str) -> bool:
+    """True for a value that may be a key or token, in any alphabet; it is then never shown."""
+    if _KEY_RUN.search(value) or _LONG_RUN.search(value):
+        return True
+    pieces = re.split(r"[^A-Za-z0-9]+", value)
+    mixed = any(len(p) >= 8 and re.search(r"[a-z]", p) and re.search(r"[A-Z]", p) and re.search(r"[0-9]", p)
+                for p in pieces)
+    base64ish = (len(value) >= 16 and bool(re.search(r"[+/=]", value)) and bool(re.search(r"[0-9]", value))
+                 and not re.search(r"[.:\s]", value))
+    return mixed or base64ish
+
+
+def _shown(value: str, as_written: str | None = None) -> str:
+    """``value`` quoted for an error message, unless it looks like a key pasted into the wrong variable.
+
+    ``as_written`` is the value before it was lower-cased: a key is told by its mix of cases too.
+    """
+    if looks_like_a_key(as_written or value):
         return f"a {len(value)}-character value that looks like a key, not shown"
     return repr(value)
 
@@ -94,9 +149,10 @@ def _check_url(url: str, variable: str) -> str:
 
 
 def _flag(env: Mapping[str, str], variable: str) -> bool:
-    value = env.get(variable, "").strip().lower()
+    written = env.get(variable, "").strip()
+    value = written.lower()
     if value not in _TRUE + _FALSE:
-        raise ConfigurationError(f"{variable} is {_shown(value)}; set it to true or false.", variable)
+        raise ConfigurationError(f"{variable} is {_shown(value, written)}; set it to true or false.", variable)
     return value in _TRUE
 
 
@@ -111,11 +167,28 @@ def _number(env: Mapping[str, str], variable: str, default: float) -> float:
     return value
 
 
-def offline_pacing(env: Mapping[str, str] | None = None) -> Pacing:
+class OfflinePacing(NamedTuple):
+    """How fast the offline endpoint streams (its own ``Pacing`` takes the same two numbers)."""
+
+    first_token_seconds: float
+    tokens_per_second: float
+
+
+def offline_pacing(env: Mapping[str, str] | None = None) -> OfflinePacing:
     """How fast the offline endpoint streams: like a small model on a laptop unless `.env` says otherwise."""
     env = read_environment() if env is None else env
-    return Pacing(first_token_seconds=_number(env, "OFFLINE_FIRST_TOKEN_SECONDS", 0.3),
-                  tokens_per_second=_number(env, "OFFLINE_TOKENS_PER_SECOND", 60.0))
+    return OfflinePacing(_number(env, "OFFLINE_FIRST_TOKEN_SECONDS", 0.3),
+                         _number(env, "OFFLINE_TOKENS_PER_SECOND", 60.0))
+
+
+def _whole_number(env: Mapping[str, str], variable: str, default: int, least: int = 1) -> int:
+    text = env.get(variable, "").strip()
+    if not text:
+        return default
+    if not (text.isascii() and text.isdigit()) or int(text) < least:
+        raise ConfigurationError(
+            f"{variable} is {_shown(text)}; it should be a whole number, {least} or more.", variable)
+    return int(text)
 
 
 def _lesson_model(name: str) -> str | None:
@@ -124,24 +197,33 @@ def _lesson_model(name: str) -> str | None:
     return matches[0] if matches else None
 
 
-def _model_id(requested: str, table: Mapping[str, str] | None, where: str, variable: str) -> str:
+def _model_id(requested: str, table: Mapping[str, str] | None, where: str, asked_by: str) -> str:
     """The id ``where`` uses for the lesson model ``requested``; other names pass unchanged."""
     lesson = _lesson_model(requested)
     if lesson is None or table is None:
         return lesson or requested
     if lesson not in table:
         available = ", ".join(f"{name} ({table[name]})" for name in table)
+        instead = "pass one of those to connect()" if asked_by.startswith("The model given") else "use one of those"
         raise ConfigurationError(
-            f"{where} has no {lesson}. Available: {available}. Or set {variable} to a model you have.", variable)
+            f"{where} has no {lesson}. Available: {available}. So {instead}, "
+            "or set LOCAL_MODEL to a model you have.", "LOCAL_MODEL")
     return table[lesson]
+
+
+def _unknown_model(requested: str, asked_by: str) -> ConfigurationError:
+    in_code = asked_by.startswith("The model given")
+    fix = "Pass one of those to connect()" if in_code else "Set CHAT_MODEL to one of those in .env"
+    return ConfigurationError(
+        f"{asked_by} is {_shown(requested)}, which the offline endpoint does not know."
+        f"{_did_you_mean(requested, LESSON_MODELS)} It knows: {', '.join(LESSON_MODELS)}. {fix}.",
+        "" if in_code else "CHAT_MODEL")
 
 
 def _offline(env: Mapping[str, str], requested: str, asked_by: str) -> Settings:
     lesson = _lesson_model(requested)
     if lesson is None:
-        raise ConfigurationError(
-            f"{asked_by} is {requested!r}, which the offline endpoint does not know."
-            f"{_did_you_mean(requested, LESSON_MODELS)} It knows: {', '.join(LESSON_MODELS)}.", "CHAT_MODEL")
+        raise _unknown_model(requested, asked_by)
     return Settings("offline", PROVIDERS["offline"]["title"], lesson)
 
 
@@ -161,21 +243,30 @@ def _foundry(env: Mapping[str, str], requested: str, asked_by: str) -> Settings:
     root = urlsplit(endpoint)
     # The same resource serves the OpenAI/v1 API, which the openai SDK speaks, beside /models.
     return Settings("foundry", PROVIDERS["foundry"]["title"], _lesson_model(requested) or requested,
-                    endpoint, f"{root.scheme}://{root.netloc}/openai/v1", key, use_entra_id)
+                    endpoint, f"{root.scheme}://{root.netloc}/openai/v1", Secret(key), use_entra_id)
 
 
 def _local(env: Mapping[str, str], requested: str, asked_by: str) -> Settings:
-    server = env.get("LOCAL_SERVER", "").strip().lower() or "ollama"
+    written = env.get("LOCAL_SERVER", "").strip()
+    server = written.lower() or "ollama"
     if server not in LOCAL_SERVERS:
         raise ConfigurationError(
-            f"LOCAL_SERVER is {server!r}.{_did_you_mean(server, LOCAL_SERVERS)} "
+            f"LOCAL_SERVER is {_shown(server, written)}.{_did_you_mean(server, LOCAL_SERVERS)} "
             f"Choose one of {', '.join(LOCAL_SERVERS)}.", "LOCAL_SERVER")
     preset = LOCAL_SERVERS[server]
+    key = env.get("LOCAL_API_KEY", "").strip() or "no-key-needed"  # the SDKs insist on some key
+    if server == BUILT_IN:
+        model_file = env.get("LOCAL_MODEL_FILE", "").strip() or None
+        built_in = BuiltInModel(model_file, _whole_number(env, "LOCAL_THREADS", 1),
+                                _whole_number(env, "LOCAL_CONTEXT_SIZE", 4096, least=256),
+                                _whole_number(env, "LOCAL_PARALLEL", 2))
+        # The model id is the server's own name for its file, known once it runs.
+        return Settings("local", preset["title"], env.get("LOCAL_MODEL", "").strip(), None, None, Secret(key),
+                        local_server=server, built_in=built_in)
     base_url = _check_url(env.get("LOCAL_BASE_URL", "").strip() or preset["base_url"], "LOCAL_BASE_URL")
     model_id = env.get("LOCAL_MODEL", "").strip() or _model_id(
-        requested, preset.get("models"), preset["title"].removesuffix(" on this machine"), "LOCAL_MODEL")
-    key = env.get("LOCAL_API_KEY", "").strip() or "no-key-needed"  # the SDKs insist on some key
-    return Settings("local", preset["title"], model_id, base_url, base_url, key)
+        requested, model_ids(server), preset["title"].removesuffix(" on this machine"), asked_by)
+    return Settings("local", preset["title"], model_id, base_url, base_url, Secret(key), local_server=server)
 
 
 def _github_models(env: Mapping[str, str], requested: str, asked_by: str) -> Settings:
@@ -183,11 +274,11 @@ def _github_models(env: Mapping[str, str], requested: str, asked_by: str) -> Set
                           or PROVIDERS["github-models"]["endpoint"], "GITHUB_MODELS_ENDPOINT")
     key = env.get("GITHUB_TOKEN", "").strip()
     if not key:
-        raise MissingSettingError("GITHUB_TOKEN is not set (and GitHub Models is retired: "
-                                  "set CHAT_PROVIDER=offline, foundry or local instead).", "GITHUB_TOKEN")
+        raise MissingSettingError(f"GITHUB_TOKEN is not set (and {RETIREMENT.message}: "
+                                  f"{RETIREMENT.instead} instead).", "GITHUB_TOKEN")
     lesson = _lesson_model(requested)
     return Settings("github-models", PROVIDERS["github-models"]["title"],
-                    f"microsoft/{lesson}" if lesson else requested, endpoint, endpoint, key)
+                    f"microsoft/{lesson}" if lesson else requested, endpoint, endpoint, Secret(key))
 
 
 _LOADERS = {"offline": _offline, "foundry": _foundry, "local": _local, "github-models": _github_models}
@@ -201,11 +292,15 @@ def load_settings(env: Mapping[str, str] | None = None, model: str | None = None
     GITHUB_TOKEN alone selects nothing: Codespaces sets it for everyone.
     """
     env = read_environment() if env is None else env
-    provider = env.get("CHAT_PROVIDER", "").strip().lower() or "offline"
+    written = env.get("CHAT_PROVIDER", "").strip()
+    provider = written.lower() or "offline"
     requested = model or env.get("CHAT_MODEL", "").strip() or DEFAULT_MODEL
     asked_by = "The model given to connect()" if model else "CHAT_MODEL"
+    if looks_like_a_key(requested):  # it would be printed in the connection line and sent as the model
+        raise ConfigurationError(f"{asked_by} is {_shown(requested)}: put a key in FOUNDRY_API_KEY or "
+                                 "LOCAL_API_KEY, and a model name here.", "" if model else "CHAT_MODEL")
     if provider not in _LOADERS:
         raise ConfigurationError(
-            f"CHAT_PROVIDER is {provider!r}.{_did_you_mean(provider, PROVIDER_NAMES)} "
+            f"CHAT_PROVIDER is {_shown(provider, written)}.{_did_you_mean(provider, PROVIDER_NAMES)} "
             f"Choose one of {', '.join(PROVIDER_NAMES)}.", "CHAT_PROVIDER")
     return _LOADERS[provider](env, requested, asked_by)

@@ -6,20 +6,22 @@ from typing import Any
 
 from azure.ai.inference.models import AssistantMessage, SystemMessage, UserMessage
 
-from offline_endpoint import find_model
-from offline_endpoint.answers import count_prompt_tokens
+from model_facts import estimate_tokens as _estimate
+from model_facts.tokens import PROMPT_FRAMING, message_tokens
+
+from .display import finish_reason
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
+PARTIAL_REASONS = ("content_filter", "length")  # an answer that ended for these is not whole
 
 
 def estimate_tokens(messages: list[Any]) -> int:
-    """A rough token count of ``messages``: words and punctuation marks, plus a little per message."""
-    return count_prompt_tokens([dict(message) for message in messages])
+    """A rough token count of ``messages``: words and punctuation marks, plus a little per message.
 
-
-def _own_tokens(message: Any) -> int:
-    """What ``message`` adds to ``estimate_tokens`` of any list it is in (the count is a sum per message)."""
-    return estimate_tokens([message]) - estimate_tokens([])
+    A real model's tokenizer counts differently (its ``usage`` shows its own count); this one
+    needs no tokenizer and is the one the offline endpoint uses.
+    """
+    return _estimate(dict(message) for message in messages)
 
 
 class Conversation:
@@ -33,28 +35,40 @@ class Conversation:
                  max_prompt_tokens: int | None = None) -> None:
         self.connection = connection
         self.messages: list[Any] = [SystemMessage(content=system)]
-        model = find_model(connection.model)
-        self.max_prompt_tokens = max_prompt_tokens or (model.context_window // 2 if model else None)
+        self._sizes: list[int] = []  # each stored turn's own token count, counted once when stored
+        window = getattr(connection, "context_window", None)
+        self.max_prompt_tokens = max_prompt_tokens or (window // 2 if window else None)
 
     def to_send(self, text: str) -> list[Any]:
         """The messages the next call sends: the system message, then as many of the newest
-        turns as fit in ``max_prompt_tokens``, then ``text``."""
+        turns as fit in ``max_prompt_tokens``, then ``text``.
+
+        Whole turns (a question with its answer) are kept or dropped together, newest kept
+        first; the work is proportional to what is sent, not to the whole history.
+        """
         system, turns = self.messages[0], self.messages[1:]
         question = UserMessage(content=text)
         if not self.max_prompt_tokens:
             return [system, *turns, question]
-        sizes = [_own_tokens(message) for message in turns]  # each message counted once, not once per pair
-        total, first = estimate_tokens([system, question]) + sum(sizes), 0
-        while first < len(turns) and total > self.max_prompt_tokens:
-            total -= sum(sizes[first:first + 2])  # drop the oldest question and its answer together
-            first += 2
+        total = PROMPT_FRAMING + message_tokens(dict(system)) + message_tokens(dict(question))
+        first = len(turns)
+        while first >= 2 and total + self._sizes[first - 2] + self._sizes[first - 1] <= self.max_prompt_tokens:
+            total += self._sizes[first - 2] + self._sizes[first - 1]
+            first -= 2
         return [system, *turns[first:], question]
 
     def ask(self, text: str, **params: Any) -> Any:
-        """Send ``text`` with the history; on success store both turns and return the response."""
+        """Send ``text`` with the history; on success store both turns and return the response.
+
+        An answer that arrived but is not whole (finish_reason ``length`` or ``content_filter``)
+        is stored as it arrived, and a note says so: the model will read it as its own words.
+        """
         response = self.connection.client.complete(
             messages=self.to_send(text), model=self.connection.model, **params)
         self.remember(text, response.choices[0].message.content or "")
+        reason = finish_reason(response.choices[0])
+        if reason in PARTIAL_REASONS:
+            print(f"(Stored as it arrived, but partial: finish_reason {reason!r}.)")
         return response
 
     def remember(self, text: str, reply: str) -> None:
@@ -62,7 +76,19 @@ class Conversation:
 
         Call it once per turn, only after the whole answer arrived; ``ask()`` does.
         """
-        self.messages += [UserMessage(content=text), AssistantMessage(content=reply)]
+        turn = [UserMessage(content=text), AssistantMessage(content=reply)]
+        self.messages += turn
+        self._sizes += [message_tokens(dict(message)) for message in turn]
+
+    def set_system(self, system: str) -> None:
+        """Replace the system message; the turns stay."""
+        self.messages[0] = SystemMessage(content=system)
+
+    def switch_to(self, connection: Any) -> None:
+        """Send the next turns through ``connection`` (another model, say); the history stays."""
+        self.connection = connection
+        window = getattr(connection, "context_window", None)
+        self.max_prompt_tokens = window // 2 if window else self.max_prompt_tokens
 
     def as_dicts(self) -> list[dict[str, Any]]:
         """The history as the JSON the SDK sends."""

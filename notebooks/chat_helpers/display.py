@@ -1,4 +1,5 @@
-"""Showing answers in a notebook: as Markdown, streamed live into one output, with token usage.
+"""Showing answers in a notebook: framed apart from the lesson's own text, streamed live into
+one output, with token usage.
 
 These work the same for azure-ai-inference and openai responses: both have
 ``choices[0].message.content`` (or ``.delta.content`` when streamed) and ``usage``.
@@ -6,19 +7,63 @@ These work the same for azure-ai-inference and openai responses: both have
 
 from __future__ import annotations
 
+import html
 import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from IPython.display import Markdown, display
+from IPython.display import display
+
+try:  # mistune comes with JupyterLab (through nbconvert); raw HTML in an answer is escaped, not run
+    import mistune
+
+    # hard_wrap: a single line break in an answer stays a line break, as chat models intend it.
+    _markdown_to_html: Callable[[str], str] = mistune.create_markdown(
+        escape=True, hard_wrap=True, plugins=["strikethrough", "table"])  # type: ignore[assignment]
+except ImportError:  # a kernel without mistune still shows the text, as it is
+    def _markdown_to_html(text: str) -> str:
+        return f'<p style="white-space: pre-wrap">{html.escape(text)}</p>'
 
 UPDATE_INTERVAL_SECONDS = 0.1  # redraw a streamed answer at most this often, not on every token
 CURSOR = " ▌"  # shown after a streamed answer's text while more is coming
 # azure-core logs this warning to stderr when a stream breaks off; stream_answer reports the cut itself.
 SDK_STREAM_LOGGER = "azure.core.pipeline.transport._requests_basic"
 SDK_CUT_STREAM_MESSAGE = "Unable to stream download."
+
+
+def markdown_html(text: str) -> str:
+    """``text`` (Markdown) as safe HTML: HTML in it is shown as text and harmful links are dropped."""
+    return _markdown_to_html(text)
+
+
+def bubble_html(role: str, speaker: str, text: str, note: str = "") -> str:
+    """A chat bubble: who speaks, then the text rendered from Markdown, then an optional note."""
+    background = "var(--jp-brand-color3, #bbdefb)" if role == "user" else "var(--jp-layout-color2, #eeeeee)"
+    note_html = (f'<div class="chat-answer-note" style="font-size: 0.85em; opacity: 0.75; margin-top: 4px">'
+                 f"{html.escape(note)}</div>") if note else ""
+    return (f'<div class="chat-answer chat-answer-{role}" style="background: {background}; '
+            f'color: var(--jp-ui-font-color1, #000); border-radius: 12px; padding: 6px 12px; max-width: 85%">'
+            f'<div style="font-size: 0.8em; font-weight: bold; opacity: 0.7">{html.escape(speaker)}</div>'
+            f"{markdown_html(text)}{note_html}</div>")
+
+
+class ModelAnswer:
+    """A model's answer as the notebook shows it: framed like a chat bubble and labelled with the
+    model, so it never looks like the lesson's own text. Plain text where HTML cannot be shown."""
+
+    def __init__(self, text: str, speaker: str = "model", note: str = "") -> None:
+        self.text, self.speaker, self.note = text, speaker, note
+
+    def _repr_html_(self) -> str:
+        return bubble_html("assistant", self.speaker, self.text, self.note)
+
+    def _repr_markdown_(self) -> str:  # the answer as the model wrote it, for readers without HTML
+        return self.text + (f"\n\n*{self.note}*" if self.note else "")
+
+    def __repr__(self) -> str:
+        return f"[{self.speaker}] {self.text}" + (f"\n{self.note}" if self.note else "")
 
 
 def usage_line(usage: Any) -> str:
@@ -39,9 +84,9 @@ def finish_reason(choice: Any) -> str | None:
 
 
 def show_answer(response: Any) -> None:
-    """Show the answer of a (non-streamed) response as Markdown, and why it ended if not finished."""
+    """Show the answer of a (non-streamed) response, framed, and why it ended if not finished."""
     choice = response.choices[0]
-    display(Markdown(choice.message.content or ""))
+    display(ModelAnswer(choice.message.content or "", getattr(response, "model", None) or "model"))
     if finish_reason(choice) != "stop":
         print(f"(The answer ended early: finish_reason is {finish_reason(choice)!r}.)")
 
@@ -67,6 +112,7 @@ class StreamedAnswer:
     """A streamed answer once it has ended: its text, how it ended and how fast it came."""
 
     text: str = ""
+    model: str = "model"
     finish_reason: str | None = None
     usage: Any = None
     pieces: int = 0
@@ -107,37 +153,35 @@ def _close_bold(text: str) -> str:
     return text[:-2].rstrip() if text.endswith("**") else text + "**"
 
 
-def _markdown(answer: StreamedAnswer, cursor: bool) -> Markdown:
+def _framed(answer: StreamedAnswer, cursor: bool) -> ModelAnswer:
     text = answer.text
     if cursor:
         text = (_close_bold(text) if text.count("**") % 2 else text) + CURSOR
-    if answer.error is not None:
-        text += "\n\n*[The answer is incomplete: the stream was cut off.]*"
-    return Markdown(text)
+    note = "[The answer is incomplete: the stream was cut off.]" if answer.error is not None else ""
+    return ModelAnswer(text, answer.model, note)
 
 
 def _not_the_cut_stream_warning(record: logging.LogRecord) -> bool:
     return record.getMessage() != SDK_CUT_STREAM_MESSAGE
 
 
-def stream_answer(updates: Iterable[Any], show: bool = True,
-                  on_text: Callable[[str], None] | None = None) -> StreamedAnswer:
-    """Show a streamed response live in one output as it arrives, and return it when it ends.
+def read_stream(updates: Iterable[Any], on_update: Callable[[StreamedAnswer], None] | None = None) -> StreamedAnswer:
+    """Read a streamed response to its end and return it, showing nothing.
 
-    A stream that breaks off keeps what arrived: the answer is marked incomplete and the
-    error is kept in ``answer.error`` instead of being raised (the SDK's own warning about
-    it is silenced meanwhile, so the cut is reported once). ``on_text``, if given, is
-    called with the text so far whenever the answer is redrawn, and once more at the end,
-    so another view (a widget, say) can follow the answer as well as or instead of the output.
+    A stream that breaks off keeps what arrived: the error is kept in ``answer.error``
+    instead of being raised (the SDK's own warning about it is silenced meanwhile, so the cut
+    is reported once). ``on_update``, if given, is called with the answer so far at most every
+    ``UPDATE_INTERVAL_SECONDS`` (the first words at once), and once more at the end.
+    The response is closed however the stream ends, an interrupt included.
     """
     answer = StreamedAnswer()
-    handle = display(Markdown(""), display_id=True) if show else None
     started = time.perf_counter()
     last_drawn = float("-inf")  # the first words are drawn as soon as they arrive
     sdk_log = logging.getLogger(SDK_STREAM_LOGGER)
     sdk_log.addFilter(_not_the_cut_stream_warning)
     try:
         for update in updates:
+            answer.model = getattr(update, "model", None) or answer.model
             if update.usage:
                 answer.usage = update.usage
             if not update.choices:
@@ -151,27 +195,36 @@ def stream_answer(updates: Iterable[Any], show: bool = True,
                 answer.first_token_seconds = time.perf_counter() - started
             answer.text += choice.delta.content
             answer.pieces += 1
-            if time.perf_counter() - last_drawn >= UPDATE_INTERVAL_SECONDS:
-                if handle:
-                    handle.update(_markdown(answer, cursor=True))
-                if on_text:
-                    on_text(answer.text)
+            if on_update and time.perf_counter() - last_drawn >= UPDATE_INTERVAL_SECONDS:
+                on_update(answer)
                 last_drawn = time.perf_counter()
     except Exception as error:  # a stream cut off midway: keep what arrived
         if answer.pieces == 0:
             raise
         answer.error = error
-    finally:  # also on an interrupt: give the connection back instead of leaving it open
+    finally:
         answer.total_seconds = time.perf_counter() - started
         sdk_log.removeFilter(_not_the_cut_stream_warning)
         close = getattr(updates, "close", None)
         if close is not None:
             close()
-    if on_text:
-        on_text(answer.text)
-    if handle:
+    if on_update:
+        on_update(answer)
+    return answer
+
+
+def stream_answer(updates: Iterable[Any]) -> StreamedAnswer:
+    """Show a streamed response live in one output as it arrives, and return it when it ends.
+
+    The answer is framed like a chat bubble, a cursor shows that more is coming, and a stream
+    that breaks off is kept and marked incomplete (see ``read_stream``).
+    """
+    handle = display(ModelAnswer(""), display_id=True)
+    try:
+        answer = read_stream(updates, on_update=lambda so_far: handle.update(_framed(so_far, cursor=True)))
+    finally:
         # nbval ignores display updates, so the live output ends empty and the whole answer is
         # shown once more as an ordinary output: what the notebook stores, the tests re-create.
-        handle.update(Markdown(""))
-        display(_markdown(answer, cursor=False))
+        handle.update(ModelAnswer(""))
+    display(_framed(answer, cursor=False))
     return answer

@@ -13,21 +13,21 @@ was. Everything the panel does can also be done from code: ``send()``, ``clear()
 from __future__ import annotations
 
 import base64
-import dataclasses
 import html
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import ipywidgets as widgets
-from azure.ai.inference.models import SystemMessage
 from IPython.display import display
 
-from .config import LESSON_MODELS, ConfigurationError, load_settings, read_environment
+from model_facts import FREE_TIER, LESSON_MODELS
+
+from .config import ConfigurationError, load_settings, read_environment
 from .connection import Connection, connect
 from .conversation import DEFAULT_SYSTEM_PROMPT, Conversation
-from .display import CURSOR, StreamedAnswer, stream_answer, usage_line
-from .errors import explain
+from .display import CURSOR, StreamedAnswer, bubble_html, read_stream, usage_line
+from .explanations import explain
 
 TEMPERATURE_HELP = ("temperature: how random the choice of each next token is. 0 picks the most likely "
                     "token almost every time (steady, repeatable answers); higher values give more varied, "
@@ -39,36 +39,10 @@ MAX_TOKENS_HELP = ("max_tokens: the most tokens the answer may have. A longer an
                    "ends with finish_reason 'length'.")
 
 _STYLE = """<style>
-.chat-playground-bubble p { margin: 0.25em 0; }
-.chat-playground-bubble pre { white-space: pre-wrap; }
-.chat-playground-bubble ol, .chat-playground-bubble ul { margin: 0.25em 0; padding-left: 1.5em; }
+.chat-answer p { margin: 0.25em 0; }
+.chat-answer pre { white-space: pre-wrap; }
+.chat-answer ol, .chat-answer ul { margin: 0.25em 0; padding-left: 1.5em; }
 </style>"""
-
-try:  # mistune comes with JupyterLab (through nbconvert); raw HTML in an answer is escaped, not run
-    import mistune
-
-    # hard_wrap: a single line break in an answer stays a line break, as chat models intend it.
-    _markdown_to_html: Callable[[str], str] = mistune.create_markdown(
-        escape=True, hard_wrap=True, plugins=["strikethrough", "table"])  # type: ignore[assignment]
-except ImportError:  # a kernel without mistune still shows the text, as it is
-    def _markdown_to_html(text: str) -> str:
-        return f'<p style="white-space: pre-wrap">{html.escape(text)}</p>'
-
-
-def markdown_html(text: str) -> str:
-    """``text`` (Markdown) as safe HTML: HTML in it is shown as text and harmful links are dropped."""
-    return _markdown_to_html(text)
-
-
-def _bubble_html(role: str, speaker: str, text: str, note: str = "") -> str:
-    background = "var(--jp-brand-color3, #bbdefb)" if role == "user" else "var(--jp-layout-color2, #eeeeee)"
-    note_html = (f'<div class="chat-playground-note" style="font-size: 0.85em; opacity: 0.75; margin-top: 4px">'
-                 f"{html.escape(note)}</div>") if note else ""
-    return (f'<div class="chat-playground-bubble chat-playground-{role}" style="background: {background}; '
-            f'color: var(--jp-ui-font-color1, #000); border-radius: 12px; padding: 6px 12px">'
-            f'<div style="font-size: 0.8em; font-weight: bold; opacity: 0.7">{html.escape(speaker)}</div>'
-            f"{markdown_html(text)}{note_html}</div>")
-
 
 def _error_html(error: BaseException) -> str:
     explanation = explain(error)
@@ -145,7 +119,7 @@ class Playground:
         self.top_p = widgets.FloatSlider(
             value=1.0, min=0.0, max=1.0, step=0.05, description="top_p", style=describe, tooltip=TOP_P_HELP)
         self.max_tokens = widgets.IntSlider(
-            value=1000, min=1, max=4000, step=1, description="max_tokens", style=describe,
+            value=1000, min=1, max=FREE_TIER.max_output_tokens, step=1, description="max_tokens", style=describe,
             tooltip=MAX_TOKENS_HELP)
         self.bubbles = widgets.VBox(layout=widgets.Layout(width="100%", padding="4px 0"))
         self.error_box = widgets.HTML(layout=widgets.Layout(display="none"))
@@ -196,17 +170,17 @@ class Playground:
         user_bubble = self._add_bubble("user", "You", text)
         answer_bubble = self._add_bubble("assistant", speaker, CURSOR)
 
-        def draw(text_so_far: str) -> None:
+        def draw(so_far: StreamedAnswer) -> None:
             # Widget changes reach the browser at once, even while this handler keeps the kernel
             # busy; stream_answer calls this at most every UPDATE_INTERVAL_SECONDS, which keeps
             # that traffic small.
-            answer_bubble.value = _bubble_html("assistant", speaker, text_so_far + CURSOR)
+            answer_bubble.value = bubble_html("assistant", speaker, so_far.text + CURSOR)
 
         try:
             updates = conversation.connection.client.complete(
                 messages=conversation.to_send(text), model=speaker, stream=True,
                 temperature=self.temperature.value, top_p=self.top_p.value, max_tokens=self.max_tokens.value)
-            answer = stream_answer(updates, show=False, on_text=draw)
+            answer = read_stream(updates, on_update=draw)
             if answer.error is not None:  # the stream broke off: the answer is not whole
                 raise answer.error
         except Exception as error:
@@ -217,13 +191,13 @@ class Playground:
         finally:
             self._set_busy(False)
         conversation.remember(text, answer.text)
-        answer_bubble.value = _bubble_html("assistant", speaker, answer.text, answer_note(answer))
+        answer_bubble.value = bubble_html("assistant", speaker, answer.text, answer_note(answer))
         self.answers.append(answer)
         return answer
 
     def clear(self) -> None:
         """Forget the conversation and empty the panel; the model, system prompt and sliders stay."""
-        self.conversation = Conversation(self._connection_for(self.model_picker.value),
+        self.conversation = Conversation(self.connection.with_model(self.model_picker.value),
                                          system=self.system_prompt.value)
         self.answers.clear()
         self.bubbles.children = []
@@ -275,21 +249,16 @@ class Playground:
         self.clear_button.disabled = busy
         self.send_button.description = "Answering…" if busy else "Send"
 
-    def _connection_for(self, model_id: str) -> Connection:
-        return dataclasses.replace(self.connection, model=model_id)
-
     def _current_conversation(self) -> Conversation:
         """The conversation, following the model picker and the system prompt as they are now."""
         if self.conversation.connection.model != self.model_picker.value:
-            history = self.conversation.messages
-            self.conversation = Conversation(self._connection_for(self.model_picker.value))
-            self.conversation.messages = history
-        self.conversation.messages[0] = SystemMessage(content=self.system_prompt.value)
+            self.conversation.switch_to(self.connection.with_model(self.model_picker.value))
+        self.conversation.set_system(self.system_prompt.value)
         return self.conversation
 
     def _add_bubble(self, role: str, speaker: str, text: str) -> widgets.HTML:
         align = "flex-end" if role == "user" else "flex-start"
-        bubble = widgets.HTML(_bubble_html(role, speaker, text),
+        bubble = widgets.HTML(bubble_html(role, speaker, text),
                               layout=widgets.Layout(align_self=align, max_width="85%", margin="3px 0"))
         self.bubbles.children = [*self.bubbles.children, bubble]
         return bubble

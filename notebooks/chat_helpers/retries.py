@@ -17,7 +17,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from .errors import HttpFailure, explain, http_failure, retry_after_seconds
+from .explanations import explain
+from .failures import HttpFailure, http_failure, retry_after_seconds
 
 T = TypeVar("T")
 RETRIED_STATUSES = (429, 503)  # the statuses a service sends with retry-after when it asks you to wait
