@@ -18,7 +18,9 @@ __all__ = ["content_text", "count_prompt_tokens", "scripted_reply", "split_token
 
 
 def _normalize(text: str) -> str:
-    return " ".join(text.split()).casefold()
+    """Text as a prompt is matched: any case, any spacing, without the punctuation that ends it
+    ("what is the capital of france" finds "What is the capital of France?")."""
+    return " ".join(text.split()).casefold().rstrip("?!.。？！ ")
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import pytest
 from azure.ai.inference.models import UserMessage
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 from chat_helpers import Connection, Conversation, connect, estimate_tokens, offline_endpoint
+from chat_helpers import conversation as chat_conversation
 
 ADA = ["My name is Ada. Please remember it.", "What is the capital of France?", "What about Spain?"]
 NAME = "What is my name?"
@@ -120,3 +121,30 @@ def test_a_question_too_long_for_the_budget_is_sent_with_the_system_message_alon
     sent = conversation.to_send(NAME)
     assert [dict(message)["role"] for message in sent] == ["system", "user"]
     assert conversation.ask(NAME).choices[0].message.content.startswith("I don't know your name")
+
+
+def test_a_partial_answer_is_stored_as_it_arrived_and_the_learner_is_told(
+        chat: Connection, capsys: pytest.CaptureFixture[str]) -> None:
+    conversation = Conversation(chat)
+    response = conversation.ask("What is the capital of France?", headers={"x-offline-fault": "content_filter_finish"})
+    assert capsys.readouterr().out == "(Stored as it arrived, but partial: finish_reason 'content_filter'.)\n"
+    assert conversation.as_dicts()[-1]["content"] == response.choices[0].message.content
+    conversation.ask("What about Spain?", max_tokens=2)
+    assert "finish_reason 'length'" in capsys.readouterr().out
+    conversation.ask("What is my name?")
+    assert capsys.readouterr().out == ""  # a whole answer is stored without a word
+
+
+def test_choosing_what_to_send_costs_what_is_sent_not_the_whole_history(
+        chat: Connection, monkeypatch: pytest.MonkeyPatch) -> None:
+    conversation = Conversation(chat, max_prompt_tokens=60)
+    for number in range(1000):
+        conversation.remember(f"Question number {number}?", f"Answer number {number}.")
+    counted: list[object] = []
+    real = chat_conversation.message_tokens
+    monkeypatch.setattr(chat_conversation, "message_tokens", lambda message: counted.append(message) or real(message))
+    sent = conversation.to_send("And now?")
+    assert len(counted) == 2  # the system message and the question; stored turns were counted when stored
+    assert 3 <= len(sent) < 20 and sent[-2]["content"] == "Answer number 999."
+    one_turn_more = [sent[0], *conversation.messages[-len(sent):], sent[-1]]  # the newest turns, and one older
+    assert estimate_tokens(sent) <= 60 < estimate_tokens(one_turn_more)
