@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
@@ -256,7 +257,7 @@ def _local(env: Mapping[str, str], requested: str, asked_by: str) -> Settings:
     preset = LOCAL_SERVERS[server]
     key = env.get("LOCAL_API_KEY", "").strip() or "no-key-needed"  # the SDKs insist on some key
     if server == BUILT_IN:
-        model_file = env.get("LOCAL_MODEL_FILE", "").strip() or None
+        model_file = _model_file(env.get("LOCAL_MODEL_FILE", "").strip())
         built_in = BuiltInModel(model_file, _whole_number(env, "LOCAL_THREADS", 1),
                                 _whole_number(env, "LOCAL_CONTEXT_SIZE", 4096, least=256),
                                 _whole_number(env, "LOCAL_PARALLEL", 2))
@@ -267,6 +268,30 @@ def _local(env: Mapping[str, str], requested: str, asked_by: str) -> Settings:
     model_id = env.get("LOCAL_MODEL", "").strip() or _model_id(
         requested, model_ids(server), preset["title"].removesuffix(" on this machine"), asked_by)
     return Settings("local", preset["title"], model_id, base_url, base_url, Secret(key), local_server=server)
+
+
+def _model_file(written: str) -> str | None:
+    """The GGUF file LOCAL_MODEL_FILE names, checked now so a mistake is one line, not a crash at start."""
+    if not written:
+        return None  # the bundled model
+    path = Path(written).expanduser()
+    if not path.is_absolute():  # relative to the project, where `.env` is, not to the notebook's folder
+        found = find_dotenv(usecwd=True)
+        path = (Path(found).parent if found else Path.cwd()) / path
+    if not path.is_file():
+        raise ConfigurationError(f"LOCAL_MODEL_FILE names {written!r}, which is not a file ({path} does not "
+                                 "exist). Put the path of a .gguf file there, or leave it empty for the "
+                                 "bundled model.", "LOCAL_MODEL_FILE")
+    try:
+        with path.open("rb") as file:
+            magic = file.read(4)
+    except OSError as error:
+        raise ConfigurationError(f"LOCAL_MODEL_FILE names {written!r}, which cannot be read "
+                                 f"({error.strerror}).", "LOCAL_MODEL_FILE") from None
+    if magic != b"GGUF":
+        raise ConfigurationError(f"LOCAL_MODEL_FILE names {written!r}, which is not a GGUF model file "
+                                 "(llama.cpp reads only .gguf files).", "LOCAL_MODEL_FILE")
+    return str(path)
 
 
 def _github_models(env: Mapping[str, str], requested: str, asked_by: str) -> Settings:

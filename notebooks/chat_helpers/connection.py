@@ -18,7 +18,17 @@ from azure.core.credentials import AzureKeyCredential
 
 from model_facts import find_model
 
-from .config import RETIREMENT_NOTE, BuiltInModel, ConfigurationError, Secret, Settings, load_settings, offline_pacing
+from .config import (
+    BUILT_IN,
+    RETIREMENT_NOTE,
+    BuiltInModel,
+    ConfigurationError,
+    Secret,
+    Settings,
+    load_settings,
+    offline_pacing,
+    read_environment,
+)
 from .explanations import ServerNotAnswering
 from .ipython_hook import install_explanations
 
@@ -162,7 +172,7 @@ def _started_here(settings: Settings) -> tuple[Settings, int | None, str]:
             server.context_per_slot, note)
 
 
-def connect(model: str | None = None, *, quiet: bool = False) -> Connection:
+def connect(model: str | None = None, *, quiet: bool = False, real: bool = False) -> Connection:
     """Connect to the configured provider (offline unless `.env` says otherwise).
 
     ``model`` is a lesson model name such as "Phi-3-mini-4k-instruct"; it is mapped to the
@@ -172,9 +182,15 @@ def connect(model: str | None = None, *, quiet: bool = False) -> Connection:
     ``ConfigurationError`` before any request; a local server that does not answer raises
     ``ServerNotAnswering``. Errors from here on are explained instead of shown as a stack trace
     (``explain_errors(False)`` shows the trace again).
+
+    ``real=True`` asks for a real model where the lesson needs one: the configured provider if
+    it is a real one, else the built-in model (llama.cpp in this kernel, no account needed).
     """
     install_explanations()
     settings = load_settings(model=model)
+    if real and settings.provider == "offline":
+        settings = load_settings({**read_environment(), "CHAT_PROVIDER": "local", "LOCAL_SERVER": BUILT_IN,
+                                  "LOCAL_MODEL": ""}, model=model)
     context_window, note = None, ""
     if settings.endpoint is None:
         settings, context_window, note = _started_here(settings)
