@@ -8,6 +8,7 @@ notebook), ``conversation`` (history and context window), ``errors`` (readable f
 ``javascript`` (Node.js for lesson 07).
 """
 
+from .batch import AnswerCache, AsyncRequestPacer, async_inference_client, async_openai_client, most_in_any_window
 from .config import LESSON_MODELS, ConfigurationError, load_settings
 from .connection import Connection, connect, offline_endpoint
 from .conversation import Conversation, estimate_tokens
@@ -24,4 +25,5 @@ __all__ = [
     "show_playground", "usage_line",
     "RequestPacer", "call_with_retry", "check_answer", "explain_answer", "show_error",
     "ensure_node_packages",
+    "AnswerCache", "AsyncRequestPacer", "async_inference_client", "async_openai_client", "most_in_any_window",
 ]
