@@ -397,14 +397,14 @@ def run_with_tools(client: openai.OpenAI, model: str, messages: list, tools: lis
     for _ in range(max_steps):
         response = client.chat.completions.create(model=model, messages=messages, tools=tools)
         message = response.choices[0].message
-        if response.choices[0].finish_reason != "tool_calls":
+        if not message.tool_calls:
             return steps, message.content
         steps.append([(call.function.name, json.loads(call.function.arguments)) for call in message.tool_calls])
         messages.append(message)
         for call in message.tool_calls:
             messages.append({"role": "tool", "tool_call_id": call.id,
                              "content": run(call.function.name, call.function.arguments)})
-    return steps, f"Stopped after {max_steps} steps without a final answer."
+    return steps, f"Stopped: no answer after max_steps={max_steps}."
 
 
 def test_exercise_10_one_step_is_not_enough_for_two_cities_two_are(chat: Connection) -> None:
@@ -416,7 +416,7 @@ def test_exercise_10_one_step_is_not_enough_for_two_cities_two_are(chat: Connect
 
     steps, answer = run_with_tools(client, chat.model, [{"role": "user", "content": question}], tools, 1)
     assert steps == [[("get_weather", {"city": "Paris"}), ("get_weather", {"city": "Madrid"})]]
-    assert answer == "Stopped after 1 steps without a final answer."
+    assert answer == "Stopped: no answer after max_steps=1."
 
     steps, answer = run_with_tools(client, chat.model, [{"role": "user", "content": question}], tools, 2)
     assert len(steps) == 1
