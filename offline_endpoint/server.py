@@ -13,10 +13,11 @@ from typing import Any
 from tornado import web
 from tornado.iostream import StreamClosedError
 
-from .answers import count_prompt_tokens, scripted_reply, split_tokens
+from .answers import count_prompt_tokens, split_tokens
 from .catalog import DEFAULT_MODEL, MAX_OUTPUT_TOKENS, MODELS, catalog_entries, find_model
 from .errors import ApiError
 from .limits import Fault, FaultQueue, RateLimiter, RateLimits
+from .replies import plan_reply
 from .validation import MAX_BODY_BYTES, MAX_BODY_BYTES_READ, body_too_large, parse_chat_request
 
 # Base paths a learner's endpoint URL may end in: the old GitHub Models host (none),
@@ -218,17 +219,22 @@ class ChatCompletionsHandler(_ApiHandler):
             raise ApiError(400, "tokens_limit_reached",
                            f"max_tokens is {request['max_tokens']}, but the limit for {name} is "
                            f"{MAX_OUTPUT_TOKENS} output tokens per request.")
-        pieces, finish_reason = _answer_pieces(scripted_reply(messages, name), request)
+        reply = plan_reply(request, name)  # text, JSON or tool calls (replies.py)
+        pieces, finish_reason = _answer_pieces(reply.text, request)
         if fault and fault.finish_reason:
             pieces, finish_reason = pieces[: len(pieces) // 3], fault.finish_reason
-        usage = _usage(prompt_tokens, len(pieces))
+        deltas = [{"content": piece} for piece in pieces]
+        if reply.tool_calls:
+            deltas, finish_reason = reply.deltas(), "tool_calls"
+        usage = _usage(prompt_tokens, reply.completion_tokens() if reply.tool_calls else len(pieces))
         head = {
             "id": f"chatcmpl-offline-{next(self.state.ids):06d}",
             "created": int(time.time()),
             "model": self.model_name,
         }
         if not self.streaming:
-            message = {"role": "assistant", "content": "".join(pieces), "tool_calls": None}
+            message = reply.message() if reply.tool_calls else \
+                {"role": "assistant", "content": "".join(pieces), "tool_calls": None}
             body = json.dumps({**head, "object": "chat.completion", "usage": usage, "choices": [
                 {"index": 0, "message": message, "finish_reason": finish_reason},
             ]}).encode()
@@ -240,9 +246,9 @@ class ChatCompletionsHandler(_ApiHandler):
             self.finish(body)
             return
         include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
-        await self._stream(head, pieces, finish_reason, usage, include_usage, fault)
+        await self._stream(head, deltas, finish_reason, usage, include_usage, fault)
 
-    async def _stream(self, head: dict[str, Any], pieces: list[str], finish_reason: str,
+    async def _stream(self, head: dict[str, Any], deltas: list[dict[str, Any]], finish_reason: str,
                       usage: dict[str, int], include_usage: bool, fault: Fault | None) -> None:
         self.set_header("Content-Type", "text/event-stream")
         self.set_header("Cache-Control", "no-cache")
@@ -262,14 +268,14 @@ class ChatCompletionsHandler(_ApiHandler):
                 await asyncio.sleep(pacing.first_token_seconds)
             clock = asyncio.get_running_loop().time
             first_token_at = clock()
-            for number, piece in enumerate(pieces):
-                if fault and fault.cut_stream and number == len(pieces) // 2:
+            for number, delta in enumerate(deltas):
+                if fault and fault.cut_stream and number == len(deltas) // 2:
                     await self._cut_off()
                     return
                 if number and pacing.tokens_per_second:
                     # Sleep until this token's time, so the small delays of sending do not add up.
                     await asyncio.sleep(max(0.0, first_token_at + number / pacing.tokens_per_second - clock()))
-                self.write(chunk({"content": piece}))
+                self.write(chunk(delta))
                 if pacing.tokens_per_second:  # unpaced, the whole answer goes out in one write
                     await self.flush()
             if include_usage:

@@ -13,6 +13,7 @@ from typing import Any
 import fastjsonschema
 
 from .errors import ApiError
+from .replies import check_features
 
 MAX_BODY_BYTES = 1024 * 1024
 # Bodies up to this size are read and then refused with a 413; a larger Content-Length is
@@ -76,4 +77,5 @@ def parse_chat_request(body: bytes) -> dict[str, Any]:
     for name in _INTEGER_FIELDS:
         if isinstance(request.get(name), float):
             raise ApiError(400, "invalid_request", f"Invalid value for '{name}': must be integer, not {request[name]}")
+    check_features(request)  # response_format and tools, as the service checks them
     return request

@@ -13,6 +13,7 @@ failures, texts in ``explanations.toml``), ``failures`` (what a failed call tell
 
 from model_facts import LESSON_MODELS
 
+from .batch import AnswerCache, AsyncRequestPacer, async_inference_client, async_openai_client, most_in_any_window
 from .config import ConfigurationError, load_settings
 from .connection import Connection, connect, practice_endpoint, practice_fault
 from .conversation import Conversation, estimate_tokens
@@ -37,10 +38,11 @@ from .retries import RequestPacer, call_with_retry
 offline_endpoint = practice_endpoint
 
 __all__ = [
-    "LESSON_MODELS", "ConfigurationError", "Connection", "Conversation", "Explanation", "ModelAnswer", "Playground",
-    "RequestPacer", "StreamedAnswer", "call_with_retry", "check_answer", "connect", "ensure_node_packages",
+    "AnswerCache", "AsyncRequestPacer", "ConfigurationError", "Connection", "Conversation", "Explanation",
+    "LESSON_MODELS", "ModelAnswer", "Playground", "RequestPacer", "StreamedAnswer", "async_inference_client",
+    "async_openai_client", "call_with_retry", "check_answer", "connect", "ensure_node_packages",
     "estimate_tokens", "explain", "explain_answer", "explain_errors", "finish_reason", "last_error",
-    "load_settings", "offline_endpoint", "practice_endpoint", "practice_fault", "read_stream", "show_answer",
-    "show_error",
-    "show_messages", "show_playground", "show_usage", "stream_answer", "usage_line",
+    "load_settings", "most_in_any_window", "offline_endpoint", "practice_endpoint", "practice_fault",
+    "read_stream", "show_answer", "show_error", "show_messages", "show_playground", "show_usage",
+    "stream_answer", "usage_line",
 ]

@@ -116,7 +116,7 @@ class Connection:
         install_explanations()  # now that openai is imported, its errors get explained too
         if self.key:
             return OpenAI(base_url=self.openai_base_url, api_key=self.key.reveal(), **options)
-        credential = _entra_credential()  # Entra ID: the SDK asks for a fresh token before each request
+        credential = entra_credential()  # Entra ID: the SDK asks for a fresh token before each request
         from azure.identity import get_bearer_token_provider
 
         return OpenAI(base_url=self.openai_base_url,
@@ -128,10 +128,14 @@ class Connection:
         return f"Connected to {where}. Model: {self.model}." + (f" {self.note}" if self.note else "")
 
 
-def _entra_credential() -> Any:
-    """Entra ID sign-in (az login, a managed identity, ...), from the optional azure-identity package."""
+def entra_credential(asynchronous: bool = False) -> Any:
+    """Entra ID sign-in (az login, a managed identity, ...), from the optional azure-identity package
+    (its ``aio`` flavour for the async clients)."""
     try:
-        from azure.identity import DefaultAzureCredential
+        if asynchronous:
+            from azure.identity.aio import DefaultAzureCredential
+        else:
+            from azure.identity import DefaultAzureCredential
     except ImportError:
         raise ConfigurationError("FOUNDRY_USE_ENTRA_ID=true needs the azure-identity package: run "
                                  "`pip install azure-identity`, or set FOUNDRY_API_KEY and "
@@ -201,7 +205,7 @@ def connect(model: str | None = None, *, quiet: bool = False, real: bool = False
         context_window = known.context_window if known else None
     assert settings.endpoint is not None
     if settings.use_entra_id:
-        client = ChatCompletionsClient(endpoint=settings.endpoint, credential=_entra_credential(),
+        client = ChatCompletionsClient(endpoint=settings.endpoint, credential=entra_credential(),
                                        credential_scopes=[ENTRA_SCOPE])
     else:
         client = ChatCompletionsClient(endpoint=settings.endpoint, credential=AzureKeyCredential(settings.key.reveal()))
