@@ -122,7 +122,7 @@ def last_line(output: str) -> str:
 
 
 def lesson_notebooks(folder: Path) -> list[Path]:
-    return sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    return sorted(folder.glob("[0-9][0-9]*_*.ipynb"))
 
 
 # --- 1. the notebook test run against its floor ------------------------------------------------------
