@@ -6,10 +6,10 @@
 Outputs come from the offline endpoint in the test environment (test_settings.py). Cell
 metadata is reduced to tags, and widget state is stored so GitHub can show widgets.
 
-Notebooks are stored as nbformat 4.5, the format JupyterLab 4 writes, so that opening one does
-not mark it modified and saving it does not rewrite it. Every cell keeps the id it has; a cell
-without one (new, or written by hand) gets an id derived from its type and source, so running
-this script twice gives the same file.
+Notebooks are stored as nbformat 4.5, the format JupyterLab 4 writes, with the kernel's own
+metadata, so that opening one does not mark it modified and saving it does not rewrite it. Every
+cell keeps the id it has; a cell without one (new, or written by hand) gets an id derived from its
+type and source, so running this script twice gives the same file.
 """
 
 from __future__ import annotations
@@ -56,8 +56,11 @@ def clean(notebook: nbformat.NotebookNode) -> None:
     """Drop metadata that varies between runs or editors; keep tags, kernel and widget state."""
     notebook.metadata = nbformat.NotebookNode(
         {k: v for k, v in notebook.metadata.items() if k in KEPT_NOTEBOOK_METADATA})
-    notebook.metadata.kernelspec = {"display_name": "Python 3", "language": "python", "name": "python3"}
-    notebook.metadata.language_info = {"name": "python"}
+    # What JupyterLab 4 writes into a notebook when its kernel starts: the same values here, so that
+    # opening a notebook changes nothing. language_info is the kernel's own (its Python version
+    # included): a kernel on another Python version updates it, and JupyterLab marks the tab modified.
+    notebook.metadata.kernelspec = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+    notebook.metadata.setdefault("language_info", {"name": "python"})
     stable_ids(notebook)
     for cell in notebook.cells:
         tags = cell.metadata.get("tags")
