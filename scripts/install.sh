@@ -20,7 +20,7 @@ for argument in "$@"; do
 done
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
-# uv installs the same packages as pip, four times faster (the README's first command does the same).
+# uv installs the same packages as pip, several times faster (the README's first command does the same).
 .venv/bin/pip install --quiet "uv==$UV_VERSION"
 install() { .venv/bin/uv pip install --quiet --python .venv "$@"; }
 install -r requirements.txt
