@@ -5,10 +5,17 @@
 
 Outputs come from the offline endpoint in the test environment (test_settings.py). Cell
 metadata is reduced to tags, and widget state is stored so GitHub can show widgets.
+
+Notebooks are stored as nbformat 4.5, the format JupyterLab 4 writes, with the kernel's own
+metadata, so that opening one does not mark it modified and saving it does not rewrite it. Every
+cell keeps the id it has; a cell without one (new, or written by hand) gets an id derived from its
+type and source, so running this script twice gives the same file.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 import sys
 from pathlib import Path
 
@@ -21,19 +28,43 @@ sys.path.insert(0, str(ROOT))
 import test_settings  # noqa: E402
 
 KEPT_NOTEBOOK_METADATA = ("kernelspec", "language_info", "widgets")
+LESSONS_GLOB = "[0-9][0-9]*_*.ipynb"  # 00_setup.ipynb, and 05a_errors.ipynb beside 05b_...
+CELL_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")  # what nbformat 4.5 allows
+
+
+def derived_id(cell: nbformat.NotebookNode, taken: set[str]) -> str:
+    """An id from the cell's type and source, unlike every id in ``taken`` (two equal cells differ by a counter)."""
+    text = f"{cell.cell_type}\n{cell.source}"
+    for counter in range(len(taken) + 1):
+        candidate = hashlib.sha256(f"{text}\n{counter}".encode()).hexdigest()[:8]
+        if candidate not in taken:
+            return candidate
+    raise AssertionError("unreachable: one of len(taken) + 1 candidates is free")
+
+
+def stable_ids(notebook: nbformat.NotebookNode) -> None:
+    """nbformat 4.5 with an id on every cell: existing valid ids are kept, missing or repeated ones derived."""
+    notebook.nbformat, notebook.nbformat_minor = 4, 5
+    taken: set[str] = set()
+    for cell in notebook.cells:
+        if not (isinstance(cell.get("id"), str) and CELL_ID.match(cell.id) and cell.id not in taken):
+            cell.id = derived_id(cell, taken)
+        taken.add(cell.id)
 
 
 def clean(notebook: nbformat.NotebookNode) -> None:
     """Drop metadata that varies between runs or editors; keep tags, kernel and widget state."""
     notebook.metadata = nbformat.NotebookNode(
         {k: v for k, v in notebook.metadata.items() if k in KEPT_NOTEBOOK_METADATA})
-    notebook.metadata.kernelspec = {"display_name": "Python 3", "language": "python", "name": "python3"}
-    notebook.metadata.language_info = {"name": "python"}
-    notebook.nbformat_minor = 4  # format 4.4: no random cell ids to churn in every diff
+    # What JupyterLab 4 writes into a notebook when its kernel starts: the same values here, so that
+    # opening a notebook changes nothing. language_info is the kernel's own (its Python version
+    # included): a kernel on another Python version updates it, and JupyterLab marks the tab modified.
+    notebook.metadata.kernelspec = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+    notebook.metadata.setdefault("language_info", {"name": "python"})
+    stable_ids(notebook)
     for cell in notebook.cells:
         tags = cell.metadata.get("tags")
         cell.metadata = nbformat.NotebookNode({"tags": tags} if tags else {})
-        cell.pop("id", None)
         if cell.cell_type == "code":
             cell.outputs = merge_streams(cell.outputs)
 
@@ -53,6 +84,7 @@ def merge_streams(outputs: list) -> list:
 
 def execute(path: Path) -> None:
     notebook = nbformat.read(path, as_version=4)
+    stable_ids(notebook)
     client = NotebookClient(notebook, timeout=300, kernel_name="python3", allow_errors=True,
                             store_widget_state=True, record_timing=False,
                             resources={"metadata": {"path": str(path.parent)}})
@@ -71,7 +103,7 @@ def execute(path: Path) -> None:
 
 def main(paths: list[str]) -> None:
     test_settings.apply()
-    notebooks = [Path(p).resolve() for p in paths] or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    notebooks = [Path(p).resolve() for p in paths] or sorted((ROOT / "notebooks").glob(LESSONS_GLOB))
     for path in notebooks:
         execute(path)
 

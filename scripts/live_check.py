@@ -156,7 +156,7 @@ def main(arguments: list[str]) -> int:
     if (why := unreachable(chat.endpoint)) is not None:
         print(f"Cannot reach {chat.endpoint} ({why}). Is the server running, and is its URL in .env right?")
         return 1
-    notebooks = [Path(a).resolve() for a in arguments] or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    notebooks = [Path(a).resolve() for a in arguments] or sorted((ROOT / "notebooks").glob("[0-9][0-9]*_*.ipynb"))
     with tempfile.TemporaryDirectory() as folder:
         junit = run_notebooks([str(path) for path in notebooks], Path(folder))
         passed = report(results_by_notebook(junit), [path.name for path in notebooks])

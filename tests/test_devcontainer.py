@@ -170,7 +170,10 @@ def test_ci_and_the_live_check_install_with_the_same_script() -> None:
 
 def test_install_script_installs_every_requirements_file_into_the_venv() -> None:
     script = INSTALL_SCRIPT.read_text(encoding="utf-8")
-    lines = [shlex.split(line.strip()) for line in script.splitlines() if ".venv/bin/pip install" in line]
+    # install() is uv's `pip install` into .venv; uv itself comes from pip, at the README's version.
+    assert re.search(r'(?m)^install\(\) \{ \.venv/bin/uv pip install .*--python \.venv "\$@"; \}$', script)
+    assert re.search(r'(?m)^\.venv/bin/pip install --quiet "uv==\$UV_VERSION"$', script)
+    lines = [shlex.split(line.strip()) for line in script.splitlines() if line.strip().startswith("install ")]
     installed = {words[-1] for words in lines if words[-2] == "-r"}
     assert installed == {"requirements.txt", "requirements-model.txt", "requirements-dev.txt"}
     assert all((ROOT / name).is_file() for name in installed)

@@ -7,8 +7,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import nbformat
 import pytest
 from chat_helpers import ensure_node_packages
+from chat_helpers.javascript import CELL_CANNOT_RUN, NODE_MISSING
+from nbclient import NotebookClient
 
 from offline_endpoint import OfflineEndpoint
 from offline_endpoint.answers import scripted_reply
@@ -140,6 +143,51 @@ def test_ensure_node_packages_says_what_to_do_without_node(monkeypatch: pytest.M
     out = capsys.readouterr().out
     assert out.startswith("Node.js is not installed, so the JavaScript cells below cannot run.")
     assert "https://nodejs.org" in out and out.count("\n") == 1
+    # From then on, a node command prints one line and fails, instead of 'node: command not found'.
+    shell = subprocess.run(["/bin/sh", "-c", "node javascript/basic.js"], capture_output=True, text=True)
+    assert (shell.returncode, shell.stdout, shell.stderr) == (127, CELL_CANNOT_RUN + "\n", "")
+    direct = subprocess.run(["node", "--input-type=module", "-e", "1"], capture_output=True, text=True)
+    assert direct.stdout == CELL_CANNOT_RUN + "\n"
+
+
+def test_the_stand_in_goes_once_node_is_there(node: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    ensure_node_packages()
+    monkeypatch.setenv("PATH", os.environ["PATH"] + os.pathsep + str(Path(node).parent))  # Node installed since
+    ensure_node_packages()
+    assert shutil.which("node") == node
+
+
+def nodeless_path(folder: Path) -> str:
+    """A PATH with the few tools lesson 07's cells use besides node (env for `!env -u ...`), and no node."""
+    folder.mkdir()
+    for tool in ("env", "cat", "ls"):
+        found = shutil.which(tool)
+        if found:
+            (folder / tool).symlink_to(found)
+    return str(folder)
+
+
+def test_lesson_07_without_node_gives_one_line_per_node_cell(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Run lesson 07 as a learner without Node.js would: every Node cell prints the same one line."""
+    lesson = SAMPLES.parent / "07_javascript.ipynb"
+    notebook = nbformat.read(lesson, as_version=4)
+    monkeypatch.setenv("PATH", nodeless_path(tmp_path / "bin"))  # the kernel inherits it
+    client = NotebookClient(notebook, timeout=120, kernel_name="python3", allow_errors=True,
+                            resources={"metadata": {"path": str(lesson.parent)}})
+    client.execute()
+
+    def text(cell: nbformat.NotebookNode) -> str:
+        return "".join(output.get("text", "") for output in cell.outputs if output.output_type == "stream")
+
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert not [cell.source for cell in code if any(o.output_type == "error" for o in cell.outputs)]
+    (ensure,) = [cell for cell in code if cell.source.strip() == "ensure_node_packages()"]
+    assert text(ensure) == NODE_MISSING + "\n"
+    node_cells = [cell for cell in code if "node " in cell.source or '"node"' in cell.source]
+    assert len(node_cells) >= 6
+    for cell in node_cells:
+        assert text(cell).replace("\r\n", "\n").strip() == CELL_CANNOT_RUN, cell.source
 
 
 def test_ensure_node_packages_reports_npm_s_own_message_when_installing_fails(node: str, tmp_path: Path) -> None:

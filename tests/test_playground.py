@@ -235,3 +235,28 @@ def test_text_shown_without_widgets_names_the_endpoint(playground: Playground) -
     bundle = playground._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert bundle["text/plain"].startswith("Chat playground. Connected to the offline practice endpoint")
+
+
+def test_the_last_call_is_the_exact_complete_call_that_send_made(watched: tuple[Playground, WatchedClient]) -> None:
+    playground, client = watched
+    assert playground.last_call is None and playground.last_call_code() == "# Nothing sent yet."
+    type_and_send(playground, FRANCE)
+    playground.temperature.value, playground.top_p.value, playground.max_tokens.value = 0.7, 0.9, 123
+    type_and_send(playground, SPAIN)
+
+    sent = client.calls[-1]
+    assert playground.last_call == sent  # the very arguments of the last complete(...) call
+    assert (sent["temperature"], sent["top_p"], sent["max_tokens"], sent["stream"]) == (0.7, 0.9, 123, True)
+    code = playground.last_call_code()
+    assert code.startswith("connection.client.complete(\n    messages=[\n")
+    assert f'{{"role": "user", "content": "{SPAIN}"}},' in code
+    assert f'model="{playground.connection.model}",' in code
+    assert "    temperature=0.7,\n    top_p=0.9,\n    max_tokens=123,\n)" in code
+    assert "max_tokens=123" in playground.request_view.value  # the panel shows it too
+
+
+def test_sliders_are_wide_and_max_tokens_can_be_typed(playground: Playground) -> None:
+    for slider in (playground.temperature, playground.top_p, playground.max_tokens):
+        assert slider.layout.width == "100%" and slider.readout
+    assert (playground.max_tokens.min, playground.max_tokens.max) == (1, 4000)
+    assert "type" in playground.max_tokens.tooltip

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -205,7 +206,7 @@ def test_env_example_is_tracked_and_holds_no_value_for_a_key() -> None:
 
 # --- the lesson notebooks -----------------------------------------------------------------------
 
-LESSON = re.compile(r"^(\d\d)_[a-z0-9_]+\.ipynb$")
+LESSON = re.compile(r"^(\d\d[a-z]?)_[a-z0-9_]+\.ipynb$")  # 05a_errors.ipynb splits lesson 05
 LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
 CHAT_HELPERS_IMPORT = re.compile(r"^\s*(from\s+chat_helpers(\.\w+)*\s+import\b|import\s+chat_helpers\b)", re.M)
 KEPT_NOTEBOOK_METADATA = {"kernelspec", "language_info", "widgets"}
@@ -214,10 +215,6 @@ KEPT_CELL_METADATA = {"tags"}
 
 def lessons() -> list[Path]:
     return sorted(path for path in NOTEBOOKS.glob("*.ipynb") if LESSON.match(path.name))
-
-
-def number(path: Path | str) -> int:
-    return int(Path(path).name[:2])
 
 
 def read(path: Path) -> nbformat.NotebookNode:
@@ -230,6 +227,18 @@ each_lesson = pytest.mark.parametrize("path", lessons(), ids=lambda path: path.n
 @each_lesson
 def test_notebook_is_valid_nbformat(path: Path) -> None:
     nbformat.validate(read(path))
+
+
+@each_lesson
+def test_notebook_is_stored_as_jupyterlab_4_writes_it(path: Path) -> None:
+    """nbformat 4.5 with a unique id on every cell, in nbformat's own layout: JupyterLab 4 neither
+    marks the notebook modified when it opens it nor changes the file when it saves it unchanged."""
+    text = path.read_text(encoding="utf-8")
+    notebook = nbformat.reads(text, as_version=nbformat.NO_CONVERT)
+    assert (notebook.nbformat, notebook.nbformat_minor) == (4, 5), "run scripts/execute_notebooks.py"
+    ids = [cell.get("id") for cell in notebook.cells]
+    assert all(ids) and len(set(ids)) == len(ids), "every cell needs its own id: run scripts/execute_notebooks.py"
+    assert nbformat.writes(notebook) + "\n" == text
 
 
 @each_lesson
@@ -265,44 +274,46 @@ def test_chat_helpers_is_imported_in_exactly_one_line(path: Path) -> None:
 def test_first_cell_says_what_you_will_learn_and_need(path: Path) -> None:
     first = read(path).cells[0]
     assert first.cell_type == "markdown"
-    assert first.source.lstrip().startswith(f"# {path.name[:2]} ")
+    assert first.source.lstrip().startswith(f"# {LESSON.match(path.name)[1]} ")
     assert "What you will learn" in first.source
     assert "What you need" in first.source
 
 
-def navigation_links(cell: nbformat.NotebookNode) -> list[tuple[str, str]] | None:
-    """The (text, target) links of the cell's navigation line (the one linking ../README.md)."""
-    if cell.cell_type != "markdown":
-        return None
-    lines = [line for line in cell.source.splitlines() if "](../README.md)" in line]
-    return LINK.findall(lines[-1]) if lines else None
+def test_navigation_is_made_from_the_titles() -> None:
+    """The README's contents table, 00's copy and every lesson's previous/next/contents line are
+    what scripts/navigation.py makes from the lessons' titles (it also checks each title's form)."""
+    result = subprocess.run([sys.executable, "scripts/navigation.py", "--check"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
-def check_navigation(path: Path, links: list[tuple[str, str]] | None) -> None:
-    assert links is not None, "no navigation line (one linking to ../README.md)"
-    targets = [target for _, target in links]
-    contents = targets.index("../README.md")
-    existing = {number(lesson): lesson.name for lesson in lessons()}
-    own = number(path)
-    for neighbour, where in ((own - 1, slice(None, contents)), (own + 1, slice(contents + 1, None))):
-        if neighbour in existing:
-            assert existing[neighbour] in targets[where], f"no link to {existing[neighbour]} on its side"
-    for text, target in links:
-        if target.endswith(".ipynb"):
-            assert LESSON.match(target) and number(target) in (own - 1, own + 1), \
-                f"{target}: navigation links only to the previous and next lesson"
-            assert number(target) not in existing or target == existing[number(target)], f"{target} does not exist"
-            assert text.startswith(target[:2]), f"the link to {target} should start with its number"
-
-
-@each_lesson
-def test_first_cell_has_the_navigation_line(path: Path) -> None:
-    check_navigation(path, navigation_links(read(path).cells[0]))
-
-
-@each_lesson
-def test_last_cell_has_the_navigation_line(path: Path) -> None:
-    check_navigation(path, navigation_links(read(path).cells[-1]))
+def test_navigation_check_finds_a_stale_line(tmp_path: Path) -> None:
+    """--check fails, naming the file, when a lesson's title changed but its neighbours' links did not."""
+    copy = tmp_path / "repository"
+    (copy / "scripts").mkdir(parents=True)
+    for name in ("navigation.py", "execute_notebooks.py"):
+        (copy / "scripts" / name).write_text((ROOT / "scripts" / name).read_text(encoding="utf-8"), encoding="utf-8")
+    (copy / "test_settings.py").write_text((ROOT / "test_settings.py").read_text(encoding="utf-8"), encoding="utf-8")
+    (copy / "README.md").write_text(README.read_text(encoding="utf-8"), encoding="utf-8")
+    (copy / "notebooks").mkdir()
+    for path in lessons():
+        (copy / "notebooks" / path.name).write_bytes(path.read_bytes())
+    second = copy / "notebooks" / lessons()[1].name
+    notebook = read(second)
+    notebook.cells[0].source = notebook.cells[0].source.replace(f"# {LESSON.match(second.name)[1]} ",
+                                                                f"# {LESSON.match(second.name)[1]} Renamed ", 1)
+    nbformat.write(notebook, second)
+    check = subprocess.run([sys.executable, "scripts/navigation.py", "--check"], cwd=copy,
+                           capture_output=True, text=True, timeout=60)
+    assert check.returncode == 1
+    assert "README.md: navigation out of date" in check.stderr
+    assert f"notebooks/{lessons()[0].name}: navigation out of date" in check.stderr
+    written = subprocess.run([sys.executable, "scripts/navigation.py"], cwd=copy, capture_output=True, text=True,
+                             timeout=60)
+    assert written.returncode == 0, written.stderr
+    assert subprocess.run([sys.executable, "scripts/navigation.py", "--check"], cwd=copy,
+                          capture_output=True, timeout=60).returncode == 0
+    assert "Renamed" in (copy / "README.md").read_text(encoding="utf-8")
 
 
 def test_readme_lists_every_notebook_in_order() -> None:

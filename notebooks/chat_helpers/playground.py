@@ -7,7 +7,9 @@ The panel is made of ipywidgets: pick a model, write a system prompt, set ``temp
 ``top_p`` and ``max_tokens``, and chat. Answers stream into their bubble as they arrive. A turn
 is stored only when its answer arrived whole, so a failed request leaves the conversation as it
 was. Everything the panel does can also be done from code: ``send()``, ``clear()``,
-``export_json()``, ``export_markdown()``.
+``export_json()``, ``export_markdown()``. ``last_call`` holds the arguments of the last
+``complete(...)`` call that Send made, and ``last_call_code()`` writes that call as Python; the
+panel shows it too, under *The last request*.
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ TOP_P_HELP = ("top_p: the model picks each next token only among the most likely
               "add up to top_p. 1 allows every token; 0.1 only the top 10% of the probability mass. "
               "Change this or temperature, not both.")
 MAX_TOKENS_HELP = ("max_tokens: the most tokens the answer may have. A longer answer is cut off there and "
-                   "ends with finish_reason 'length'.")
+                   "ends with finish_reason 'length'. Drag, or click the number and type one "
+                   f"(1 to {FREE_TIER.max_output_tokens}).")
+SLIDER_LAYOUT = {"width": "100%", "max_width": "640px"}  # wide enough to pick any of 4,000 values
 
 _STYLE = """<style>
 .chat-answer p { margin: 0.25em 0; }
@@ -55,6 +59,12 @@ def _error_html(error: BaseException) -> str:
             'padding: 4px 10px; margin: 4px 0">'
             "<b>The request failed; the conversation is unchanged and your message is back in the box.</b>"
             f"{body}</div>")
+
+
+def _request_html(code: str) -> str:
+    return ('<details class="chat-playground-request"><summary>The last request, as the Send button made it '
+            "(<code>playground.last_call_code()</code> gives the same)</summary>"
+            f'<pre style="white-space: pre-wrap; max-height: 20em; overflow: auto">{html.escape(code)}</pre></details>')
 
 
 def answer_note(answer: StreamedAnswer) -> str:
@@ -113,14 +123,18 @@ class Playground:
         self.system_prompt = widgets.Textarea(
             value=DEFAULT_SYSTEM_PROMPT, description="System prompt", style=describe, layout=wide, rows=2,
             tooltip="The system message: instructions the model reads before the conversation.")
+        # One slider per line, each wide: max_tokens spans 1 to 4000, and its number can be typed.
         self.temperature = widgets.FloatSlider(
             value=1.0, min=0.0, max=2.0, step=0.1, description="temperature", style=describe,
-            tooltip=TEMPERATURE_HELP)
+            tooltip=TEMPERATURE_HELP, layout=widgets.Layout(**SLIDER_LAYOUT))
         self.top_p = widgets.FloatSlider(
-            value=1.0, min=0.0, max=1.0, step=0.05, description="top_p", style=describe, tooltip=TOP_P_HELP)
+            value=1.0, min=0.0, max=1.0, step=0.05, description="top_p", style=describe, tooltip=TOP_P_HELP,
+            layout=widgets.Layout(**SLIDER_LAYOUT))
         self.max_tokens = widgets.IntSlider(
             value=1000, min=1, max=FREE_TIER.max_output_tokens, step=1, description="max_tokens", style=describe,
-            tooltip=MAX_TOKENS_HELP)
+            tooltip=MAX_TOKENS_HELP, layout=widgets.Layout(**SLIDER_LAYOUT))
+        self.last_call: dict[str, Any] | None = None
+        self.request_view = widgets.HTML()
         self.bubbles = widgets.VBox(layout=widgets.Layout(width="100%", padding="4px 0"))
         self.error_box = widgets.HTML(layout=widgets.Layout(display="none"))
         self.message_box = widgets.Text(
@@ -142,11 +156,11 @@ class Playground:
         header = widgets.HTML(f"{_STYLE}<b>Chat playground</b> · {html.escape(self.connection.describe())}")
         self.panel = widgets.VBox([
             header, self.model_picker, self.system_prompt,
-            widgets.HBox([self.temperature, self.top_p, self.max_tokens], layout=widgets.Layout(flex_flow="row wrap")),
+            self.temperature, self.top_p, self.max_tokens,
             self.bubbles, self.error_box,
             widgets.HBox([self.message_box, self.send_button], layout=wide),
             widgets.HBox([self.clear_button, self.export_button]),
-            self.export_area,
+            self.request_view, self.export_area,
         ], layout=widgets.Layout(width="100%", max_width="900px", border="1px solid var(--jp-border-color1, #ccc)",
                                  padding="8px"))
         self.panel.add_class("chat-playground")  # a name for the panel in the page, for styles and tests
@@ -176,10 +190,13 @@ class Playground:
             # that traffic small.
             answer_bubble.value = bubble_html("assistant", speaker, so_far.text + CURSOR)
 
+        # The values are rounded as the sliders show them (a float slider may hold 0.7000000000000001).
+        self.last_call = {"messages": conversation.to_send(text), "model": speaker, "stream": True,
+                          "temperature": round(self.temperature.value, 2), "top_p": round(self.top_p.value, 2),
+                          "max_tokens": self.max_tokens.value}
+        self.request_view.value = _request_html(self.last_call_code())
         try:
-            updates = conversation.connection.client.complete(
-                messages=conversation.to_send(text), model=speaker, stream=True,
-                temperature=self.temperature.value, top_p=self.top_p.value, max_tokens=self.max_tokens.value)
+            updates = conversation.connection.client.complete(**self.last_call)
             answer = read_stream(updates, on_update=draw)
             if answer.error is not None:  # the stream broke off: the answer is not whole
                 raise answer.error
@@ -194,6 +211,21 @@ class Playground:
         answer_bubble.value = bubble_html("assistant", speaker, answer.text, answer_note(answer))
         self.answers.append(answer)
         return answer
+
+    def last_call_code(self) -> str:
+        """The last ``complete(...)`` call that Send made, as Python (messages as the JSON the SDK sends)."""
+        if self.last_call is None:
+            return "# Nothing sent yet."
+        lines = ["connection.client.complete("]
+        for name, value in self.last_call.items():
+            if name == "messages":
+                lines.append("    messages=[")
+                lines += [f"        {json.dumps(dict(message), ensure_ascii=False)}," for message in value]
+                lines.append("    ],")
+            else:
+                shown = json.dumps(value) if isinstance(value, str) else repr(value)
+                lines.append(f"    {name}={shown},")
+        return "\n".join([*lines, ")"])
 
     def clear(self) -> None:
         """Forget the conversation and empty the panel; the model, system prompt and sliders stay."""
