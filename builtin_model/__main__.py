@@ -38,6 +38,12 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"longest answer when a request gives no max_tokens (default {DEFAULT_MAX_TOKENS})")
     args = parser.parse_args(argv)
 
+    stopped = threading.Event()
+    # Set before the model loads, so a stop asked for meanwhile is kept, not fatal. Both set
+    # explicitly: a shell starting this in the background may have SIGINT ignored.
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, lambda *_: stopped.set())
+
     keys = list(args.api_key)
     if os.environ.get(KEY_VARIABLE, "").strip():
         keys.append(os.environ[KEY_VARIABLE].strip())
@@ -66,10 +72,6 @@ def main(argv: list[str] | None = None) -> int:
     print(("A key is required (Authorization: Bearer KEY)." if model.requires_key else "Any key or none is accepted.")
           + " Press Ctrl-C to stop.", flush=True)
 
-    stopped = threading.Event()
-    # Both set explicitly: a shell starting this in the background may have SIGINT ignored.
-    for stop_signal in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(stop_signal, lambda *_: stopped.set())
     stopped.wait()
     try:
         model.stop(drain_timeout=STOP_DRAIN_SECONDS)
