@@ -29,7 +29,7 @@ from .config import (
     offline_pacing,
     read_environment,
 )
-from .explanations import ServerNotAnswering
+from .explanations import BuiltInModelFailed, ServerNotAnswering
 from .ipython_hook import install_explanations
 
 OFFLINE_KEY = "offline-practice-key"  # the offline endpoint accepts any key; this one is not secret
@@ -58,8 +58,11 @@ def built_in_server(options: BuiltInModel) -> Any:
     """
     import builtin_model
 
-    return builtin_model.start(options.model_file, threads=options.threads,
-                               context_size=options.context_size, parallel=options.parallel)
+    try:
+        return builtin_model.start(options.model_file, threads=options.threads,
+                                   context_size=options.context_size, parallel=options.parallel)
+    except builtin_model.BuiltinModelError as error:
+        raise BuiltInModelFailed(str(error)) from None
 
 
 @dataclass(frozen=True)
@@ -167,13 +170,13 @@ def _started_here(settings: Settings) -> tuple[Settings, int | None, str]:
                 model.context_window if model else None, "")
     assert settings.built_in is not None
     server = built_in_server(settings.built_in)
-    note = f"Model file: {server.model_file_name}."
+    note = f"Model file: {server.model_file.name}."
     if server.is_bundled:
         note += (" It is a 135M-parameter model: it writes fluent but often wrong text. It is here so "
                  "you can see real generation offline; .env can point LOCAL_MODEL_FILE at a Phi GGUF file.")
     return (replace(settings, endpoint=server.base_url, openai_base_url=server.base_url,
                     model=settings.model or server.model_name),
-            server.context_per_slot, note)
+            server.slot_context, note)
 
 
 def connect(model: str | None = None, *, quiet: bool = False, real: bool = False) -> Connection:

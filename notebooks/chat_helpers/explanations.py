@@ -70,6 +70,10 @@ class ServerNotAnswering(ConnectionError):
         self.start = self.START.get(local_server, "start the server")
 
 
+class BuiltInModelFailed(RuntimeError):
+    """The built-in model could not start; the message says why, in one line."""
+
+
 def _text(name: str, **values: Any) -> Explanation:
     entry = TEXTS[name]
     return Explanation(*(entry[part].format(**values) for part in ("what", "why", "todo")))
@@ -182,6 +186,8 @@ def explain(error: BaseException) -> Explanation | None:
     """An explanation of ``error``, or None when it is not one this collection knows."""
     if isinstance(error, ConfigurationError):
         return _text("configuration" if error.variable else "model_in_code", error=error)
+    if isinstance(error, BuiltInModelFailed):
+        return _text("built_in_failed", error=error)
     if isinstance(error, ServerNotAnswering):
         return _text("server_not_answering", url=error.url, server=error.server, reason=error.reason,
                      start=error.start[0].upper() + error.start[1:])

@@ -11,7 +11,7 @@ from typing import Any
 from azure.core.exceptions import AzureError
 
 from .config import ConfigurationError
-from .explanations import ServerNotAnswering, explain
+from .explanations import BuiltInModelFailed, ServerNotAnswering, explain
 from .failures import openai_module
 
 _last_error: BaseException | None = None
@@ -52,7 +52,8 @@ def explain_errors(on: bool = True) -> None:
         shell.set_custom_exc((), None)
         return
     openai = openai_module()
-    explained = (AzureError, ConfigurationError, ServerNotAnswering) + ((openai.OpenAIError,) if openai else ())
+    explained = (AzureError, ConfigurationError, ServerNotAnswering, BuiltInModelFailed)
+    explained += (openai.OpenAIError,) if openai else ()
     shell.set_custom_exc(explained, _show_explanation)
 
 
