@@ -16,7 +16,8 @@ from tornado.iostream import StreamClosedError
 from .answers import count_prompt_tokens, scripted_reply, split_tokens
 from .catalog import DEFAULT_MODEL, MAX_OUTPUT_TOKENS, MODELS, catalog_entries, find_model
 from .errors import ApiError
-from .limits import Fault, FaultQueue, RateLimiter, RateLimits
+from .faults import Fault, FaultQueue
+from .limits import RateLimiter, RateLimits
 from .validation import MAX_BODY_BYTES, MAX_BODY_BYTES_READ, body_too_large, parse_chat_request
 
 # Base paths a learner's endpoint URL may end in: the old GitHub Models host (none),
