@@ -8,6 +8,7 @@ import sys
 import threading
 
 from . import Pacing, RateLimits, start_in_background
+from .answers import DEFAULT_ANSWERS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,13 +24,22 @@ def main(argv: list[str] | None = None) -> int:
                         help="wait this long before the first streamed token (default 0)")
     parser.add_argument("--tokens-per-second", type=float, default=0.0, metavar="N",
                         help="stream at most N tokens per second, 0 for no limit (default 0)")
+    parser.add_argument("--answers", action="append", default=[], metavar="FILE",
+                        help="also answer from this .toml file (the format of answers/*.toml); repeatable")
     args = parser.parse_args(argv)
 
+    for path in args.answers:  # checked first, so a bad file is not reported as a port problem
+        try:
+            DEFAULT_ANSWERS.with_files([path])
+        except (OSError, ValueError, KeyError) as error:  # tomllib's decode error is a ValueError
+            print(f"Cannot use answers from {path}: {error}", file=sys.stderr)
+            return 1
     try:
         endpoint = start_in_background(
             args.host, args.port,
             pacing=Pacing(args.first_token_delay, args.tokens_per_second),
             limits=RateLimits.free_tier() if args.rate_limits == "free-tier" else None,
+            answer_files=args.answers,
         )
     except OSError as error:
         print(f"Cannot listen on {args.host}:{args.port}: {error.strerror}", file=sys.stderr)

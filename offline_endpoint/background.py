@@ -5,22 +5,25 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import deque
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
+from .answers import DEFAULT_ANSWERS
 from .faults import FaultQueue
 from .limits import RateLimits
-from .server import Pacing, RequestRecord, make_app, new_state
+from .server import EndpointState, Pacing, RequestRecord, make_app, new_state
 from .validation import MAX_BODY_BYTES_READ
 
 
 class OfflineEndpoint:
     """A running offline endpoint. Use ``start_in_background()`` to get one."""
 
-    def __init__(self, host: str, port: int, pacing: Pacing | None, limits: RateLimits | None) -> None:
-        self._state = new_state(pacing, limits)
+    def __init__(self, host: str, port: int, state: EndpointState) -> None:
+        self._state = state
         self._sockets = bind_sockets(port, host)
         self.host = host
         self.port: int = self._sockets[0].getsockname()[1]
@@ -92,10 +95,14 @@ class OfflineEndpoint:
 
 
 def start_in_background(host: str = "127.0.0.1", port: int = 0, pacing: Pacing | None = None,
-                        limits: RateLimits | None = None) -> OfflineEndpoint:
+                        limits: RateLimits | None = None, *,
+                        answer_files: Iterable[str | Path] = ()) -> OfflineEndpoint:
     """Start an offline endpoint in a background thread of this process and return it.
 
     ``port=0`` picks a free port. ``pacing`` slows streamed answers down so streaming can be
     seen; ``limits`` switches rate limiting on (``RateLimits.free_tier()`` or smaller ones).
+    ``answer_files`` adds scripted answers (``answers/*.toml`` format) for this endpoint only.
     """
-    return OfflineEndpoint(host, port, pacing, limits)
+    answer_files = list(answer_files)
+    answers = DEFAULT_ANSWERS.with_files(answer_files) if answer_files else None
+    return OfflineEndpoint(host, port, new_state(pacing, limits, answers))

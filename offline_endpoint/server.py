@@ -13,7 +13,7 @@ from typing import Any
 from tornado import web
 from tornado.iostream import StreamClosedError
 
-from .answers import count_prompt_tokens, scripted_reply, split_tokens
+from .answers import DEFAULT_ANSWERS, Answers, count_prompt_tokens, split_tokens
 from .catalog import DEFAULT_MODEL, MAX_OUTPUT_TOKENS, MODELS, catalog_entries, find_model
 from .errors import ApiError
 from .faults import Fault, FaultQueue
@@ -56,6 +56,7 @@ class EndpointState:
     faults: FaultQueue
     requests: deque[RequestRecord]
     ids: itertools.count
+    answers: Answers
 
 
 def _usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
@@ -219,7 +220,7 @@ class ChatCompletionsHandler(_ApiHandler):
             raise ApiError(400, "tokens_limit_reached",
                            f"max_tokens is {request['max_tokens']}, but the limit for {name} is "
                            f"{MAX_OUTPUT_TOKENS} output tokens per request.")
-        pieces, finish_reason = _answer_pieces(scripted_reply(messages, name), request)
+        pieces, finish_reason = _answer_pieces(self.state.answers.reply(messages, name), request)
         if fault and fault.finish_reason:
             pieces, finish_reason = pieces[: len(pieces) // 3], fault.finish_reason
         usage = _usage(prompt_tokens, len(pieces))
@@ -304,11 +305,13 @@ def make_app(state: EndpointState) -> web.Application:
     )
 
 
-def new_state(pacing: Pacing | None = None, limits: RateLimits | None = None) -> EndpointState:
+def new_state(pacing: Pacing | None = None, limits: RateLimits | None = None,
+              answers: Answers | None = None) -> EndpointState:
     return EndpointState(
         pacing=pacing or Pacing(),
         limiter=RateLimiter(limits) if limits else None,
         faults=FaultQueue(),
         requests=deque(maxlen=10_000),
         ids=itertools.count(1),
+        answers=answers or DEFAULT_ANSWERS,
     )
