@@ -42,8 +42,12 @@ for _model in MODELS:
 
 
 def find_model(name: str) -> Model | None:
-    """The model called ``name`` (any case, with or without ``microsoft/``), or None."""
-    key = name.strip().casefold()
+    """The model called ``name`` (any case, with or without ``microsoft/``), or None.
+
+    Surrounding spaces are not forgiven: the endpoint echoes the name it was sent, and a name
+    padded with a megabyte of spaces must not be echoed into every streamed chunk.
+    """
+    key = name.casefold()
     if key.startswith(PUBLISHER + "/"):
         key = key[len(PUBLISHER) + 1 :]
     return _BY_NAME.get(key)

@@ -18,12 +18,16 @@ from .catalog import DEFAULT_MODEL, MAX_OUTPUT_TOKENS, MODELS, catalog_entries, 
 from .errors import ApiError
 from .faults import Fault, FaultQueue
 from .limits import RateLimiter, RateLimits
-from .validation import MAX_BODY_BYTES, MAX_BODY_BYTES_READ, body_too_large, parse_chat_request
+from .validation import MAX_BODY_BYTES, MAX_BODY_BYTES_READ, body_too_large, declared_length, parse_chat_request
 
 # Base paths a learner's endpoint URL may end in: the old GitHub Models host (none),
 # models.github.ai (/inference), Microsoft Foundry (/models), OpenAI-compatible servers (/v1).
 BASE_PATHS = r"(?:/inference|/models|/v1|/openai/v1)?"
 FAULT_HEADER = "x-offline-fault"
+# Unpaced, a stream is written in slices of about this many bytes, each awaited until the socket
+# has taken it: a client that reads slowly holds back its own stream, not the server's memory,
+# and other clients get a turn between slices.
+STREAM_SLICE_BYTES = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -74,8 +78,9 @@ def _answer_pieces(reply: str, request: dict[str, Any]) -> tuple[list[str], str]
         if stop and stop in reply:
             reply = reply[: reply.index(stop)]
     pieces = split_tokens(reply)
-    max_tokens = request.get("max_tokens")
-    if max_tokens is not None and len(pieces) > max_tokens:
+    # No answer is longer than the service's output limit, so no request makes more than that.
+    max_tokens = min(request.get("max_tokens") or MAX_OUTPUT_TOKENS, MAX_OUTPUT_TOKENS)
+    if len(pieces) > max_tokens:
         return pieces[:max_tokens], "length"
     return pieces, "stop"
 
@@ -177,10 +182,10 @@ class ChatCompletionsHandler(_ApiHandler):
     def prepare(self) -> None:
         self._chunks: list[bytes] = []
         self._size = 0
-        declared = self.request.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > MAX_BODY_BYTES_READ:
+        declared = declared_length(self.request.headers.get("Content-Length", ""))
+        if declared is not None and declared > MAX_BODY_BYTES_READ:
             # Answered now: tornado would otherwise drop the connection with a bare 400.
-            raise body_too_large(int(declared))
+            raise body_too_large(declared)
 
     def data_received(self, chunk: bytes) -> None:
         self._size += len(chunk)
@@ -198,7 +203,7 @@ class ChatCompletionsHandler(_ApiHandler):
         fault = Fault.named(requested.strip()) if requested else self.state.faults.take()
         if fault and fault.delay_seconds:
             await asyncio.sleep(fault.delay_seconds)
-        if fault and (error := fault.error(self.model_name)):
+        if fault and (error := fault.error(self.model_name[:100])):
             raise error
         model = find_model(self.model_name)
         if model is None:
@@ -264,6 +269,7 @@ class ChatCompletionsHandler(_ApiHandler):
                 await asyncio.sleep(pacing.first_token_seconds)
             clock = asyncio.get_running_loop().time
             first_token_at = clock()
+            unflushed = 0
             for number, piece in enumerate(pieces):
                 if fault and fault.cut_stream and number == len(pieces) // 2:
                     await self._cut_off()
@@ -271,9 +277,12 @@ class ChatCompletionsHandler(_ApiHandler):
                 if number and pacing.tokens_per_second:
                     # Sleep until this token's time, so the small delays of sending do not add up.
                     await asyncio.sleep(max(0.0, first_token_at + number / pacing.tokens_per_second - clock()))
-                self.write(chunk({"content": piece}))
-                if pacing.tokens_per_second:  # unpaced, the whole answer goes out in one write
+                event = chunk({"content": piece})
+                self.write(event)
+                unflushed += len(event)
+                if pacing.tokens_per_second or unflushed >= STREAM_SLICE_BYTES:
                     await self.flush()
+                    unflushed = 0
             if include_usage:
                 self.write(chunk({}, finish_reason))
                 self.write("data: " + json.dumps({**head, "choices": [], "usage": usage}) + "\n\n")
