@@ -9,11 +9,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
 from .answers import DEFAULT_ANSWERS
 from .faults import FaultQueue
+from .http1 import ConnectionLimits, GuardedHTTPServer
 from .limits import RateLimits
 from .server import EndpointState, Pacing, RequestRecord, make_app, new_state
 from .validation import MAX_BODY_BYTES_READ
@@ -22,8 +22,9 @@ from .validation import MAX_BODY_BYTES_READ
 class OfflineEndpoint:
     """A running offline endpoint. Use ``start_in_background()`` to get one."""
 
-    def __init__(self, host: str, port: int, state: EndpointState) -> None:
+    def __init__(self, host: str, port: int, state: EndpointState, connection_limits: ConnectionLimits) -> None:
         self._state = state
+        self._connection_limits = connection_limits
         self._sockets = bind_sockets(port, host)
         self.host = host
         self.port: int = self._sockets[0].getsockname()[1]
@@ -41,7 +42,8 @@ class OfflineEndpoint:
     def _serve(self) -> None:
         asyncio.set_event_loop(self._loop)
         try:
-            server = HTTPServer(make_app(self._state), max_body_size=MAX_BODY_BYTES_READ)
+            server = GuardedHTTPServer(make_app(self._state), limits=self._connection_limits,
+                                       max_body_size=MAX_BODY_BYTES_READ)
             server.add_sockets(self._sockets)
         except BaseException as error:
             self._failure = error
@@ -96,13 +98,17 @@ class OfflineEndpoint:
 
 def start_in_background(host: str = "127.0.0.1", port: int = 0, pacing: Pacing | None = None,
                         limits: RateLimits | None = None, *,
-                        answer_files: Iterable[str | Path] = ()) -> OfflineEndpoint:
+                        answer_files: Iterable[str | Path] = (),
+                        connection_limits: ConnectionLimits | None = None) -> OfflineEndpoint:
     """Start an offline endpoint in a background thread of this process and return it.
 
     ``port=0`` picks a free port. ``pacing`` slows streamed answers down so streaming can be
     seen; ``limits`` switches rate limiting on (``RateLimits.free_tier()`` or smaller ones).
     ``answer_files`` adds scripted answers (``answers/*.toml`` format) for this endpoint only.
+    ``connection_limits`` changes timeouts and caps on connections (README.md, "Connections").
     """
     answer_files = list(answer_files)
     answers = DEFAULT_ANSWERS.with_files(answer_files) if answer_files else None
-    return OfflineEndpoint(host, port, new_state(pacing, limits, answers))
+    connection_limits = connection_limits or ConnectionLimits()
+    state = new_state(pacing, limits, answers, write_seconds=connection_limits.write_seconds)
+    return OfflineEndpoint(host, port, state, connection_limits)

@@ -38,9 +38,20 @@ class Pacing:
     tokens_per_second: float = 0.0
 
 
+# The request log keeps its last 10,000 records; each keeps at most this much of what the client
+# chose (path, model), so the whole log stays within a few megabytes whatever is sent.
+REQUEST_LOG_LENGTH = 10_000
+RECORDED_CHARS = 100
+
+
+def _bounded(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 @dataclass(frozen=True)
 class RequestRecord:
-    """What the endpoint saw of one request. Never the key: only which headers carried one."""
+    """What the endpoint saw of one request. Never the key: only which headers carried one.
+    ``path`` and ``model`` are cut to ``RECORDED_CHARS`` (ending in "…" when cut)."""
 
     method: str
     path: str
@@ -61,6 +72,7 @@ class EndpointState:
     requests: deque[RequestRecord]
     ids: itertools.count
     answers: Answers
+    write_seconds: float  # how long a streamed slice may wait for the client to take it
 
 
 def _usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
@@ -113,7 +125,8 @@ class _ApiHandler(web.RequestHandler):
     def _routing_error(self, status_code: int) -> ApiError:
         path = self.request.path[:100]
         if status_code == 405:
-            return ApiError(405, "method_not_allowed", f"{self.request.method} is not allowed on {path}.")
+            method = _bounded(self.request.method or "", 16)
+            return ApiError(405, "method_not_allowed", f"{method} is not allowed on {path}.")
         if status_code == 404:
             return ApiError(404, "not_found",
                             f"No such route: {path}. Chat completions are at POST <endpoint>/chat/completions.")
@@ -140,8 +153,10 @@ class _ApiHandler(web.RequestHandler):
         # Logged before the last bytes go out, so a client holding its answer finds it logged.
         if not self._finished:
             self.state.requests.append(RequestRecord(
-                self.request.method or "", self.request.path, self.get_status(),
-                self.auth_headers(), self.model_name, self.streaming, time.monotonic(),
+                _bounded(self.request.method or "", 16), _bounded(self.request.path, RECORDED_CHARS),
+                self.get_status(), self.auth_headers(),
+                None if self.model_name is None else _bounded(self.model_name, RECORDED_CHARS),
+                self.streaming, time.monotonic(),
             ))
         return super().finish(chunk)
 
@@ -281,7 +296,7 @@ class ChatCompletionsHandler(_ApiHandler):
                 self.write(event)
                 unflushed += len(event)
                 if pacing.tokens_per_second or unflushed >= STREAM_SLICE_BYTES:
-                    await self.flush()
+                    await self._flush_in_time()
                     unflushed = 0
             if include_usage:
                 self.write(chunk({}, finish_reason))
@@ -292,6 +307,14 @@ class ChatCompletionsHandler(_ApiHandler):
             self.finish()
         except StreamClosedError:
             pass  # the client went away; nothing is left to answer
+
+    async def _flush_in_time(self) -> None:
+        """Flush, or drop the connection of a client that has not taken the last slice in time."""
+        try:
+            await asyncio.wait_for(self.flush(), self.state.write_seconds)
+        except TimeoutError:
+            self.request.connection.stream.close()
+            raise StreamClosedError() from None
 
     async def _cut_off(self) -> None:
         """Send what is written so far, then drop the connection, as a failing network would."""
@@ -315,12 +338,13 @@ def make_app(state: EndpointState) -> web.Application:
 
 
 def new_state(pacing: Pacing | None = None, limits: RateLimits | None = None,
-              answers: Answers | None = None) -> EndpointState:
+              answers: Answers | None = None, write_seconds: float = 60.0) -> EndpointState:
     return EndpointState(
         pacing=pacing or Pacing(),
         limiter=RateLimiter(limits) if limits else None,
         faults=FaultQueue(),
-        requests=deque(maxlen=10_000),
+        requests=deque(maxlen=REQUEST_LOG_LENGTH),
         ids=itertools.count(1),
         answers=answers or DEFAULT_ANSWERS,
+        write_seconds=write_seconds,
     )

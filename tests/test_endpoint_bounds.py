@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import time
@@ -12,8 +13,10 @@ import httpx
 import pytest
 
 from conftest import TEST_KEY, TEST_MODEL
-from offline_endpoint import OfflineEndpoint, start_in_background
+from offline_endpoint import OfflineEndpoint, RequestRecord, start_in_background
 from offline_endpoint.catalog import MAX_OUTPUT_TOKENS
+from offline_endpoint.http1 import ConnectionLimits
+from offline_endpoint.server import RECORDED_CHARS, REQUEST_LOG_LENGTH
 from offline_endpoint.validation import TOO_LONG, declared_length
 
 LONG_PROMPT = "Write the longest answer you can."
@@ -94,3 +97,93 @@ def test_a_stream_nobody_reads_waits_for_its_reader_and_others_are_served(long_a
 ])
 def test_content_length_is_read_as_ascii_digits_only(value: str, length: int | None) -> None:
     assert declared_length(value) == length
+
+
+# --- the request log -------------------------------------------------------------------------
+
+
+def _recorded_chars(record: RequestRecord) -> int:
+    """The characters a record keeps of what the client chose; the rest of a record is fixed-size."""
+    return len(record.method) + len(record.path) + len(record.model or "") + sum(map(len, record.auth_headers))
+
+
+def test_the_request_log_is_bounded_in_bytes_not_only_in_count() -> None:
+    bound = 16 + 2 * RECORDED_CHARS + len("Authorization") + len("api-key")
+    huge_model = {"model": "m" * 1_000_000, "messages": [{"role": "user", "content": "Hi"}]}
+    with start_in_background() as endpoint, \
+            httpx.Client(base_url=endpoint.url, headers={"api-key": TEST_KEY}, timeout=10) as client:
+        statuses = [client.post("/chat/completions", content=json.dumps(huge_model)).status_code for _ in range(10)]
+        statuses += [client.get("/" + "p" * 4000).status_code for _ in range(10)]
+        statuses += [client.request("X" * 2000, "/chat/completions").status_code for _ in range(10)]
+        records = list(endpoint.requests)
+
+    assert statuses == [404] * 20 + [405] * 10
+    assert len(records) == 30
+    assert max(map(_recorded_chars, records)) <= bound
+    assert records[0].model.startswith("mmm") and records[10].path.startswith("/ppp")
+    # So the whole log, full, keeps at most this much of what clients sent: about 3 MB.
+    assert endpoint.requests.maxlen == REQUEST_LOG_LENGTH
+
+
+# --- connections -----------------------------------------------------------------------------
+
+
+def _closed_by_server(connection: socket.socket, seconds: float) -> bool:
+    """Whether the server ends ``connection`` within ``seconds`` (what was sent before is read and dropped)."""
+    connection.settimeout(seconds)
+    try:
+        while connection.recv(65536):
+            pass
+    except TimeoutError:
+        return False
+    except ConnectionResetError:
+        pass
+    return True
+
+
+def test_connections_past_the_cap_are_closed_and_room_comes_back() -> None:
+    with start_in_background(connection_limits=ConnectionLimits(max_connections=3)) as endpoint:
+        held = [socket.create_connection(("127.0.0.1", endpoint.port)) for _ in range(3)]
+        try:
+            time.sleep(0.2)  # accepted in order: these three hold every place
+            with socket.create_connection(("127.0.0.1", endpoint.port)) as extra:
+                turned_away = _closed_by_server(extra, 2)
+            held.pop().close()
+            room_again = _wait_for(lambda: httpx.get(f"{endpoint.url}/catalog/models", timeout=2).status_code == 200, 3)
+        finally:
+            for connection in held:
+                connection.close()
+
+    assert turned_away
+    assert room_again
+
+
+def test_an_idle_keep_alive_connection_is_closed_after_idle_seconds() -> None:
+    with start_in_background(connection_limits=ConnectionLimits(idle_seconds=0.5)) as endpoint, \
+            socket.create_connection(("127.0.0.1", endpoint.port)) as connection:
+        connection.sendall(b"GET /catalog/models HTTP/1.1\r\nHost: x\r\n\r\n")
+        connection.settimeout(2)
+        answered = connection.recv(65536).startswith(b"HTTP/1.1 200 ")
+        started = time.monotonic()
+        closed = _closed_by_server(connection, 5)
+        idle_for = time.monotonic() - started
+
+    assert answered and closed
+    assert idle_for < 3
+
+
+def test_a_client_that_stops_reading_a_stream_is_dropped_after_write_seconds(long_answer_file: Path) -> None:
+    limits = ConnectionLimits(write_seconds=0.5)
+    with start_in_background(answer_files=[long_answer_file], connection_limits=limits) as endpoint:
+        reader = _stream_request(endpoint.port)
+        try:
+            time.sleep(2)  # not reading: the server's slice waits, then the server gives up
+            raw = bytearray()
+            with contextlib.suppress(ConnectionResetError):
+                while chunk := reader.recv(1 << 20):
+                    raw += chunk
+        finally:
+            reader.close()
+
+    assert raw.startswith(b"HTTP/1.1 200 ")
+    assert b"data: [DONE]" not in raw  # the server ended the connection before the answer was whole
