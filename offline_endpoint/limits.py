@@ -6,10 +6,11 @@ import hashlib
 import math
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from itertools import islice
 
 from .errors import ApiError
 
@@ -57,15 +58,52 @@ def _rate_limit_error(window: Window, wait: float) -> ApiError:
     )
 
 
-class RateLimiter:
-    """Counts requests per (key, model) in sliding windows; keys are kept only as hashes."""
+@dataclass
+class _Usage:
+    """One (key, model)'s recent requests, per window kind, and how many are in flight."""
 
-    def __init__(self, limits: RateLimits, clock: Callable[[], float] = time.monotonic) -> None:
+    history: dict[str, deque[float]] = field(default_factory=dict)
+    in_flight: int = 0
+
+    def forget_before(self, now: float, windows: list[Window]) -> None:
+        for window in windows:
+            history = self.history.setdefault(window.kind, deque())
+            while history and history[0] <= now - window.seconds:
+                history.popleft()
+
+    def idle(self) -> bool:
+        return not self.in_flight and not any(self.history.values())
+
+
+class RateLimiter:
+    """Counts requests per (key, model) in sliding windows; keys are kept only as hashes.
+
+    Its memory is bounded, not grown by every new key: a (key, model) with no request left in any
+    window and none in flight is forgotten at the next sweep (every ``sweep_seconds``), and at most
+    ``max_tracked`` are kept, the least recently seen forgotten first. Forgetting a key forgets its
+    counts, which gives nothing to a client that could as well send a new key.
+    """
+
+    def __init__(self, limits: RateLimits, clock: Callable[[], float] = time.monotonic,
+                 max_tracked: int = 4096) -> None:
         self.limits = limits
+        self.max_tracked = max_tracked
+        self._windows = [w for w in (limits.per_day, limits.per_minute) if w]
+        # Swept as often as the shortest window, so an idle key lasts at most about two of them.
+        self.sweep_seconds = min([w.seconds for w in self._windows] + [60.0])
         self._clock = clock
         self._lock = threading.Lock()
-        self._history: dict[tuple[str, str, str], deque[float]] = {}
-        self._in_flight: dict[tuple[str, str], int] = {}
+        self._usage: OrderedDict[tuple[str, str], _Usage] = OrderedDict()  # least recently seen first
+        self._next_sweep = clock() + self.sweep_seconds
+
+    def __len__(self) -> int:
+        """How many (key, model) pairs are remembered."""
+        return len(self._usage)
+
+    def remembered_requests(self) -> int:
+        """How many request times are remembered, over all keys and windows."""
+        with self._lock:
+            return sum(len(history) for usage in self._usage.values() for history in usage.history.values())
 
     @contextmanager
     def admit(self, key: str, model: str) -> Iterator[None]:
@@ -73,27 +111,47 @@ class RateLimiter:
         who = (hashlib.sha256(key.encode()).hexdigest(), model)
         with self._lock:
             now = self._clock()
-            windows = [w for w in (self.limits.per_day, self.limits.per_minute) if w]
-            for window in windows:
-                history = self._history.setdefault((*who, window.kind), deque())
-                while history and history[0] <= now - window.seconds:
-                    history.popleft()
+            if now >= self._next_sweep:
+                self._sweep(now)
+            usage = self._usage.get(who) or _Usage()
+            usage.forget_before(now, self._windows)
+            for window in self._windows:
+                history = usage.history[window.kind]
                 if len(history) >= window.requests:
                     raise _rate_limit_error(window, history[0] + window.seconds - now)
-            if self.limits.concurrent is not None and self._in_flight.get(who, 0) >= self.limits.concurrent:
+            if self.limits.concurrent is not None and usage.in_flight >= self.limits.concurrent:
                 raise ApiError(
                     429, "RateLimitReached",
                     f"Too many concurrent requests: the limit is {self.limits.concurrent} at once. "
                     "Please wait 1 seconds before retrying.",
                     headers={"retry-after": "1", "x-ratelimit-type": "UserConcurrentRequests"},
                 )
-            for window in windows:
-                self._history[(*who, window.kind)].append(now)
-            self._in_flight[who] = self._in_flight.get(who, 0) + 1
+            for window in self._windows:
+                usage.history[window.kind].append(now)
+            usage.in_flight += 1
+            self._usage[who] = usage
+            self._usage.move_to_end(who)
+            self._forget_the_oldest()
         try:
             yield
         finally:
             with self._lock:
-                self._in_flight[who] -= 1
-                if not self._in_flight[who]:
-                    del self._in_flight[who]
+                usage.in_flight -= 1
+
+    def _sweep(self, now: float) -> None:
+        for who, usage in list(self._usage.items()):
+            usage.forget_before(now, self._windows)
+            if usage.idle():
+                del self._usage[who]
+        self._next_sweep = now + self.sweep_seconds
+
+    def _forget_the_oldest(self) -> None:
+        excess = len(self._usage) - self.max_tracked
+        if excess <= 0:
+            return
+        for who, usage in list(islice(self._usage.items(), 2 * excess + 64)):
+            if excess <= 0:
+                break
+            if not usage.in_flight:  # one in flight keeps its count until it ends
+                del self._usage[who]
+                excess -= 1

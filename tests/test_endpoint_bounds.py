@@ -13,9 +13,11 @@ import httpx
 import pytest
 
 from conftest import TEST_KEY, TEST_MODEL
-from offline_endpoint import OfflineEndpoint, RequestRecord, start_in_background
+from offline_endpoint import OfflineEndpoint, RateLimits, RequestRecord, start_in_background
 from offline_endpoint.catalog import MAX_OUTPUT_TOKENS
+from offline_endpoint.errors import ApiError
 from offline_endpoint.http1 import ConnectionLimits
+from offline_endpoint.limits import RateLimiter
 from offline_endpoint.server import RECORDED_CHARS, REQUEST_LOG_LENGTH
 from offline_endpoint.validation import TOO_LONG, declared_length
 
@@ -187,3 +189,60 @@ def test_a_client_that_stops_reading_a_stream_is_dropped_after_write_seconds(lon
 
     assert raw.startswith(b"HTTP/1.1 200 ")
     assert b"data: [DONE]" not in raw  # the server ended the connection before the answer was whole
+
+
+# --- the rate limiter ------------------------------------------------------------------------
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_limiter_forgets_keys_that_have_gone_quiet() -> None:
+    clock = _Clock()
+    limiter = RateLimiter(RateLimits.demo(3, window_seconds=1), clock=clock)
+
+    for number in range(10_000):  # a new key every request, 100 a second
+        with limiter.admit(f"key-{number}", TEST_MODEL):
+            pass
+        clock.now += 0.01
+    during = (len(limiter), limiter.remembered_requests())
+    clock.now += 5
+    with limiter.admit("one-more", TEST_MODEL):
+        pass
+
+    # At most the keys of about two windows (the last one, and the one before the last sweep).
+    assert during[0] <= 2 * 100 + 1 and during[1] <= 2 * 100 + 1
+    assert len(limiter) == 1
+
+
+def test_the_limiter_remembers_at_most_max_tracked_keys_even_within_a_day() -> None:
+    clock = _Clock()
+    limiter = RateLimiter(RateLimits.free_tier(), clock=clock, max_tracked=500)
+
+    for number in range(10_000):  # a per-day window: nothing expires by itself
+        with limiter.admit(f"key-{number}", TEST_MODEL):
+            pass
+
+    assert len(limiter) == 500
+    assert limiter.remembered_requests() == 500 * 2  # one time per window, per-day and per-minute
+
+
+def test_the_limiter_keeps_a_key_in_flight_whatever_else_arrives() -> None:
+    clock = _Clock()
+    limiter = RateLimiter(RateLimits(concurrent=1), clock=clock, max_tracked=10)
+
+    with limiter.admit("busy", TEST_MODEL):
+        for number in range(1_000):
+            with limiter.admit(f"key-{number}", TEST_MODEL):
+                pass
+            clock.now += 1
+        with pytest.raises(ApiError) as raised:
+            limiter.admit("busy", TEST_MODEL).__enter__()
+
+    assert raised.value.status == 429
+    assert len(limiter) <= 11
