@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import threading
 from collections import deque
 from collections.abc import Iterable
@@ -17,6 +18,16 @@ from .http1 import ConnectionLimits, GuardedHTTPServer
 from .limits import RateLimits
 from .server import EndpointState, Pacing, RequestRecord, make_app, new_state
 from .validation import MAX_BODY_BYTES_READ
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name, or "" (every address): assume it reaches further
 
 
 class OfflineEndpoint:
@@ -99,16 +110,27 @@ class OfflineEndpoint:
 def start_in_background(host: str = "127.0.0.1", port: int = 0, pacing: Pacing | None = None,
                         limits: RateLimits | None = None, *,
                         answer_files: Iterable[str | Path] = (),
-                        connection_limits: ConnectionLimits | None = None) -> OfflineEndpoint:
+                        connection_limits: ConnectionLimits | None = None,
+                        allow_fault_header: bool | None = None,
+                        api_keys: Iterable[str] = ()) -> OfflineEndpoint:
     """Start an offline endpoint in a background thread of this process and return it.
 
     ``port=0`` picks a free port. ``pacing`` slows streamed answers down so streaming can be
     seen; ``limits`` switches rate limiting on (``RateLimits.free_tier()`` or smaller ones).
     ``answer_files`` adds scripted answers (``answers/*.toml`` format) for this endpoint only.
     ``connection_limits`` changes timeouts and caps on connections (README.md, "Connections").
+    ``allow_fault_header`` lets any client ask for a fault with the ``x-offline-fault`` header;
+    left as None it is allowed on a loopback host only (the notebooks' endpoint relies on it).
+    ``api_keys``, if any, are the only keys accepted (401 for others).
     """
     answer_files = list(answer_files)
     answers = DEFAULT_ANSWERS.with_files(answer_files) if answer_files else None
     connection_limits = connection_limits or ConnectionLimits()
-    state = new_state(pacing, limits, answers, write_seconds=connection_limits.write_seconds)
+    if allow_fault_header is None:
+        allow_fault_header = is_loopback(host)
+    api_keys = list(api_keys)
+    if not all(api_keys):
+        raise ValueError("an API key cannot be empty")
+    state = new_state(pacing, limits, answers, write_seconds=connection_limits.write_seconds,
+                      allow_fault_header=allow_fault_header, api_keys=api_keys)
     return OfflineEndpoint(host, port, state, connection_limits)

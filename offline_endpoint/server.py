@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import itertools
 import json
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +76,8 @@ class EndpointState:
     ids: itertools.count
     answers: Answers
     write_seconds: float  # how long a streamed slice may wait for the client to take it
+    allow_fault_header: bool  # whether any client may ask for a fault with FAULT_HEADER
+    api_keys: tuple[bytes, ...]  # SHA-256 digests of the keys accepted; empty: any key
 
 
 def _usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
@@ -95,6 +100,16 @@ def _answer_pieces(reply: str, request: dict[str, Any]) -> tuple[list[str], str]
     if len(pieces) > max_tokens:
         return pieces[:max_tokens], "length"
     return pieces, "stop"
+
+
+def key_digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
+
+
+def _is_one_of(key: str, digests: tuple[bytes, ...]) -> bool:
+    # Digests compared in constant time, every one of them, so timing tells nothing about a key.
+    digest = key_digest(key)
+    return sum(hmac.compare_digest(digest, accepted) for accepted in digests) > 0
 
 
 class _ApiHandler(web.RequestHandler):
@@ -147,6 +162,9 @@ class _ApiHandler(web.RequestHandler):
         if not key:
             raise ApiError(401, "unauthorized",
                            "No key was sent. Send it as 'Authorization: Bearer <key>' or 'api-key: <key>'.")
+        if self.state.api_keys and not _is_one_of(key, self.state.api_keys):
+            raise ApiError(401, "unauthorized",
+                           "This key is not accepted here. Use one of the keys the endpoint was started with.")
         return key
 
     def finish(self, chunk: str | bytes | dict | None = None) -> Any:
@@ -215,6 +233,10 @@ class ChatCompletionsHandler(_ApiHandler):
         self.model_name = request["model"]
         self.streaming = bool(request.get("stream"))
         requested = self.request.headers.get(FAULT_HEADER)
+        if requested and not self.state.allow_fault_header:
+            raise ApiError(400, "fault_header_disabled",
+                           f"This endpoint does not take faults from the {FAULT_HEADER} header. Start it with "
+                           "--allow-fault-header, or start_in_background(allow_fault_header=True).")
         fault = Fault.named(requested.strip()) if requested else self.state.faults.take()
         if fault and fault.delay_seconds:
             await asyncio.sleep(fault.delay_seconds)
@@ -338,7 +360,8 @@ def make_app(state: EndpointState) -> web.Application:
 
 
 def new_state(pacing: Pacing | None = None, limits: RateLimits | None = None,
-              answers: Answers | None = None, write_seconds: float = 60.0) -> EndpointState:
+              answers: Answers | None = None, write_seconds: float = 60.0,
+              allow_fault_header: bool = False, api_keys: Iterable[str] = ()) -> EndpointState:
     return EndpointState(
         pacing=pacing or Pacing(),
         limiter=RateLimiter(limits) if limits else None,
@@ -347,4 +370,6 @@ def new_state(pacing: Pacing | None = None, limits: RateLimits | None = None,
         ids=itertools.count(1),
         answers=answers or DEFAULT_ANSWERS,
         write_seconds=write_seconds,
+        allow_fault_header=allow_fault_header,
+        api_keys=tuple(key_digest(key) for key in api_keys),
     )
