@@ -17,10 +17,11 @@ from __future__ import annotations
 from .background import OfflineEndpoint, start_in_background
 from .catalog import DEFAULT_MODEL, MODELS, find_model
 from .faults import FAULTS
+from .http1 import ConnectionLimits
 from .limits import RateLimits, Window
 from .server import FAULT_HEADER, Pacing, RequestRecord
 
 __all__ = [
-    "DEFAULT_MODEL", "FAULTS", "FAULT_HEADER", "MODELS", "OfflineEndpoint", "Pacing",
+    "ConnectionLimits", "DEFAULT_MODEL", "FAULTS", "FAULT_HEADER", "MODELS", "OfflineEndpoint", "Pacing",
     "RateLimits", "RequestRecord", "Window", "find_model", "start_in_background",
 ]

@@ -39,8 +39,9 @@ class RawAnswer:
     ended: str = ""  # "closed", "reset" or "hung" when there is no complete response
 
 
-def _complete(data: bytes) -> RawAnswer | None:
-    """The response in ``data`` if it is complete (interim 100 Continue skipped), else None."""
+def _complete(data: bytes, closed: bool = False) -> RawAnswer | None:
+    """The response in ``data`` if it is complete (interim 100 Continue skipped), else None.
+    With neither Content-Length nor chunks (HTTP/1.0), the body is whole when the connection closes."""
     while data.startswith(b"HTTP/1.1 100 ") and b"\r\n\r\n" in data:
         data = data.split(b"\r\n\r\n", 1)[1]
     if b"\r\n\r\n" not in data:
@@ -53,7 +54,7 @@ def _complete(data: bytes) -> RawAnswer | None:
         return RawAnswer(int(status_line.split()[1]), headers, body[:length]) if len(body) >= length else None
     if headers.get("transfer-encoding") == "chunked":
         return RawAnswer(int(status_line.split()[1]), headers, body) if body.endswith(b"0\r\n\r\n") else None
-    return None
+    return RawAnswer(int(status_line.split()[1]), headers, body) if closed else None
 
 
 def exchange(port: int, request: bytes, seconds: float = ANSWER_WITHIN_SECONDS) -> RawAnswer:
@@ -77,6 +78,7 @@ def exchange(port: int, request: bytes, seconds: float = ANSWER_WITHIN_SECONDS) 
                 break
             if not chunk:
                 ended = "closed"
+                answer = _complete(data, closed=True)
                 break
             data += chunk
     answer = answer or RawAnswer(ended=ended)
