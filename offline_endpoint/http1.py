@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import resource
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
@@ -214,6 +213,10 @@ class _GuardedServerConnection(HTTP1ServerConnection):
 def _connection_cap(wanted: int) -> int:
     """``wanted``, or fewer if the process may not open that many files: past that limit accept()
     fails with EMFILE, which tornado's accept loop does not survive gracefully."""
+    try:
+        import resource  # not on Windows, where the limit is not per process in the same way
+    except ImportError:
+        return wanted
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     return wanted if soft == resource.RLIM_INFINITY else min(wanted, max(16, soft - 64))
 
