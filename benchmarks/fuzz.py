@@ -114,6 +114,17 @@ def complete_response(data: bytes, closed: bool = False) -> tuple[int, bytes] | 
     return (status, body) if closed else None
 
 
+def _why_unanswerable(request: bytes) -> str:
+    """Which of the documented cases tornado closes without an answer ``request`` is, if any."""
+    blank_line = re.search(rb"\r?\n\r?\n", request)
+    if not blank_line:
+        return "head never ended"  # the idle timeout
+    head, body = request[: blank_line.start()], request[blank_line.end():]
+    if re.search(rb"transfer-encoding:\s*chunked", head, re.IGNORECASE) and b"\r\n" not in body[:66]:
+        return "chunk-size line > 64 B"  # tornado's IOStream gives up on the line
+    return "UNEXPECTED"
+
+
 async def send(port: int, request: bytes) -> str:
     """How one request ended: a status class, "closed" or "reset" with no answer, or "hang"."""
     try:
@@ -145,6 +156,8 @@ async def send(port: int, request: bytes) -> str:
     finally:
         writer.transport.abort()
     if answer is None:
+        if outcome == "closed":
+            return f"closed: {_why_unanswerable(request)}"
         return outcome
     status, body = answer
     if 400 <= status < 500:
@@ -208,10 +221,11 @@ def main() -> int:
 
     print(f"{arguments.requests} fuzzed requests (seed {arguments.seed}) in {seconds:.1f} s, {IN_FLIGHT} at a time")
     for outcome, count in sorted(counts.items(), key=lambda item: -item[1]):
-        print(f"  {outcome:<28} {count:>6}")
-    print(f"  {'5xx':<28} {sum(n for o, n in counts.items() if o == '5xx'):>6}")
-    print(f"  {'hangs (no answer in 5 s)':<28} {counts['hang']:>6}")
-    print(f"  {'resets with no answer':<28} {counts['reset']:>6}")
+        print(f"  {outcome:<32} {count:>6}")
+    print(f"  {'5xx':<32} {sum(n for o, n in counts.items() if o == '5xx'):>6}")
+    print(f"  {'hangs (no answer in 5 s)':<32} {counts['hang']:>6}")
+    print(f"  {'resets with no answer':<32} {counts['reset']:>6}")
+    print("(closed: the connection ended with no answer, see offline_endpoint/README.md, Connections)")
     print(f"server answered a plain request afterwards: {'yes' if alive else 'NO'}")
     print(f"tracebacks in the server's log: {server_log.count('Traceback')}")
     return 0
