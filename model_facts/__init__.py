@@ -78,8 +78,12 @@ _BY_NAME = {name.casefold(): model for model in MODELS for name in model.names}
 
 
 def find_model(name: str) -> LessonModel | None:
-    """The model called ``name`` by any of its names (any case, with or without ``microsoft/``), or None."""
-    key = name.strip().casefold().removeprefix(PUBLISHER + "/")
+    """The model called ``name`` by any of its names (any case, with or without ``microsoft/``), or None.
+
+    Surrounding spaces are not forgiven: the offline endpoint echoes the name it was sent, and a
+    name padded with a megabyte of spaces must not be echoed into every streamed chunk.
+    """
+    key = name.casefold().removeprefix(PUBLISHER + "/")
     return _BY_NAME.get(key)
 
 

@@ -1,4 +1,4 @@
-"""Rate limits per key and model, and faults on demand. Both are off unless asked for."""
+"""Rate limits per key and model, as GitHub Models enforced them. Off unless asked for."""
 
 from __future__ import annotations
 
@@ -6,19 +6,13 @@ import hashlib
 import math
 import threading
 import time
-import tomllib
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, field
+from itertools import islice
 
 from .errors import ApiError
-
-FAULTS: dict[str, dict[str, Any]] = tomllib.loads(
-    (Path(__file__).parent / "faults.toml").read_text(encoding="utf-8")
-)
 
 
 @dataclass(frozen=True)
@@ -64,15 +58,52 @@ def _rate_limit_error(window: Window, wait: float) -> ApiError:
     )
 
 
-class RateLimiter:
-    """Counts requests per (key, model) in sliding windows; keys are kept only as hashes."""
+@dataclass
+class _Usage:
+    """One (key, model)'s recent requests, per window kind, and how many are in flight."""
 
-    def __init__(self, limits: RateLimits, clock: Callable[[], float] = time.monotonic) -> None:
+    history: dict[str, deque[float]] = field(default_factory=dict)
+    in_flight: int = 0
+
+    def forget_before(self, now: float, windows: list[Window]) -> None:
+        for window in windows:
+            history = self.history.setdefault(window.kind, deque())
+            while history and history[0] <= now - window.seconds:
+                history.popleft()
+
+    def idle(self) -> bool:
+        return not self.in_flight and not any(self.history.values())
+
+
+class RateLimiter:
+    """Counts requests per (key, model) in sliding windows; keys are kept only as hashes.
+
+    Its memory is bounded, not grown by every new key: a (key, model) with no request left in any
+    window and none in flight is forgotten at the next sweep (every ``sweep_seconds``), and at most
+    ``max_tracked`` are kept, the least recently seen forgotten first. Forgetting a key forgets its
+    counts, which gives nothing to a client that could as well send a new key.
+    """
+
+    def __init__(self, limits: RateLimits, clock: Callable[[], float] = time.monotonic,
+                 max_tracked: int = 4096) -> None:
         self.limits = limits
+        self.max_tracked = max_tracked
+        self._windows = [w for w in (limits.per_day, limits.per_minute) if w]
+        # Swept as often as the shortest window, so an idle key lasts at most about two of them.
+        self.sweep_seconds = min([w.seconds for w in self._windows] + [60.0])
         self._clock = clock
         self._lock = threading.Lock()
-        self._history: dict[tuple[str, str, str], deque[float]] = {}
-        self._in_flight: dict[tuple[str, str], int] = {}
+        self._usage: OrderedDict[tuple[str, str], _Usage] = OrderedDict()  # least recently seen first
+        self._next_sweep = clock() + self.sweep_seconds
+
+    def __len__(self) -> int:
+        """How many (key, model) pairs are remembered."""
+        return len(self._usage)
+
+    def remembered_requests(self) -> int:
+        """How many request times are remembered, over all keys and windows."""
+        with self._lock:
+            return sum(len(history) for usage in self._usage.values() for history in usage.history.values())
 
     @contextmanager
     def admit(self, key: str, model: str) -> Iterator[None]:
@@ -80,78 +111,47 @@ class RateLimiter:
         who = (hashlib.sha256(key.encode()).hexdigest(), model)
         with self._lock:
             now = self._clock()
-            windows = [w for w in (self.limits.per_day, self.limits.per_minute) if w]
-            for window in windows:
-                history = self._history.setdefault((*who, window.kind), deque())
-                while history and history[0] <= now - window.seconds:
-                    history.popleft()
+            if now >= self._next_sweep:
+                self._sweep(now)
+            usage = self._usage.get(who) or _Usage()
+            usage.forget_before(now, self._windows)
+            for window in self._windows:
+                history = usage.history[window.kind]
                 if len(history) >= window.requests:
                     raise _rate_limit_error(window, history[0] + window.seconds - now)
-            if self.limits.concurrent is not None and self._in_flight.get(who, 0) >= self.limits.concurrent:
+            if self.limits.concurrent is not None and usage.in_flight >= self.limits.concurrent:
                 raise ApiError(
                     429, "RateLimitReached",
                     f"Too many concurrent requests: the limit is {self.limits.concurrent} at once. "
                     "Please wait 1 seconds before retrying.",
                     headers={"retry-after": "1", "x-ratelimit-type": "UserConcurrentRequests"},
                 )
-            for window in windows:
-                self._history[(*who, window.kind)].append(now)
-            self._in_flight[who] = self._in_flight.get(who, 0) + 1
+            for window in self._windows:
+                usage.history[window.kind].append(now)
+            usage.in_flight += 1
+            self._usage[who] = usage
+            self._usage.move_to_end(who)
+            self._forget_the_oldest()
         try:
             yield
         finally:
             with self._lock:
-                self._in_flight[who] -= 1
-                if not self._in_flight[who]:
-                    del self._in_flight[who]
+                usage.in_flight -= 1
 
+    def _sweep(self, now: float) -> None:
+        for who, usage in list(self._usage.items()):
+            usage.forget_before(now, self._windows)
+            if usage.idle():
+                del self._usage[who]
+        self._next_sweep = now + self.sweep_seconds
 
-@dataclass(frozen=True)
-class Fault:
-    name: str
-    status: int | None = None
-    code: str = ""
-    message: str = ""
-    headers: dict[str, str] | None = None
-    inner_error: dict[str, Any] | None = None
-    finish_reason: str | None = None
-    delay_seconds: float = 0
-    cut_stream: bool = False
-
-    @classmethod
-    def named(cls, name: str) -> Fault:
-        if name not in FAULTS:
-            raise ApiError(400, "unknown_fault",
-                           f"Unknown fault '{name[:60]}'. Known faults: {', '.join(FAULTS)}.")
-        return cls(name=name, **FAULTS[name])
-
-    def error(self, model: str) -> ApiError | None:
-        """The error this fault answers with, or None when it answers 200."""
-        if self.status is None:
-            return None
-        return ApiError(self.status, self.code, self.message.replace("{model}", model),
-                        dict(self.headers or {}), self.inner_error)
-
-
-class FaultQueue:
-    """Faults queued for the next requests, in order: ``add("retired", times=2)``."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._queue: deque[str] = deque()
-
-    def add(self, name: str, times: int = 1) -> None:
-        Fault.named(name)  # an unknown name fails here, not on a later request
-        with self._lock:
-            self._queue.extend([name] * times)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._queue.clear()
-
-    def __len__(self) -> int:
-        return len(self._queue)
-
-    def take(self) -> Fault | None:
-        with self._lock:
-            return Fault.named(self._queue.popleft()) if self._queue else None
+    def _forget_the_oldest(self) -> None:
+        excess = len(self._usage) - self.max_tracked
+        if excess <= 0:
+            return
+        for who, usage in list(islice(self._usage.items(), 2 * excess + 64)):
+            if excess <= 0:
+                break
+            if not usage.in_flight:  # one in flight keeps its count until it ends
+                del self._usage[who]
+                excess -= 1

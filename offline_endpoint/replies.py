@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .answers import scripted_reply
+from .answers import DEFAULT_ANSWERS, Answers
 from .structured import check_response_format, json_reply
 from .tools import ToolCall, after_results_reply, check_tools, stream_deltas, tool_call_tokens, tool_calls_for
 
@@ -40,12 +40,13 @@ class Reply:
         return tool_call_tokens(list(self.tool_calls))
 
 
-def plan_reply(request: dict[str, Any], model: str) -> Reply:
+def plan_reply(request: dict[str, Any], model: str, answers: Answers = DEFAULT_ANSWERS) -> Reply:
+    """What to answer ``request``: tool calls, JSON or text, the text from ``answers``."""
     messages = request["messages"]
     calls = tool_calls_for(request)
     if calls:
         return Reply(tool_calls=tuple(calls))
-    text = after_results_reply(messages) or scripted_reply(messages, model)
+    text = after_results_reply(messages) or answers.reply(messages, model)
     if (request.get("response_format") or {}).get("type") in ("json_object", "json_schema"):
         text = json_reply(request, text)
     return Reply(text=text)

@@ -3,27 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import itertools
 import json
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from tornado import web
 from tornado.iostream import StreamClosedError
 
-from .answers import count_prompt_tokens, split_tokens
+from .answers import DEFAULT_ANSWERS, Answers, count_prompt_tokens, split_tokens
 from .catalog import DEFAULT_MODEL, MAX_OUTPUT_TOKENS, MODELS, catalog_entries, find_model
 from .errors import ApiError
-from .limits import Fault, FaultQueue, RateLimiter, RateLimits
+from .faults import Fault, FaultQueue
+from .limits import RateLimiter, RateLimits
 from .replies import plan_reply
-from .validation import MAX_BODY_BYTES, MAX_BODY_BYTES_READ, body_too_large, parse_chat_request
+from .validation import MAX_BODY_BYTES, MAX_BODY_BYTES_READ, body_too_large, declared_length, parse_chat_request
 
 # Base paths a learner's endpoint URL may end in: the old GitHub Models host (none),
 # models.github.ai (/inference), Microsoft Foundry (/models), OpenAI-compatible servers (/v1).
 BASE_PATHS = r"(?:/inference|/models|/v1|/openai/v1)?"
 FAULT_HEADER = "x-offline-fault"
+# Unpaced, a stream is written in slices of about this many bytes, each awaited until the socket
+# has taken it: a client that reads slowly holds back its own stream, not the server's memory,
+# and other clients get a turn between slices.
+STREAM_SLICE_BYTES = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -34,9 +42,20 @@ class Pacing:
     tokens_per_second: float = 0.0
 
 
+# The request log keeps its last 10,000 records; each keeps at most this much of what the client
+# chose (path, model), so the whole log stays within a few megabytes whatever is sent.
+REQUEST_LOG_LENGTH = 10_000
+RECORDED_CHARS = 100
+
+
+def _bounded(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 @dataclass(frozen=True)
 class RequestRecord:
-    """What the endpoint saw of one request. Never the key: only which headers carried one."""
+    """What the endpoint saw of one request. Never the key: only which headers carried one.
+    ``path`` and ``model`` are cut to ``RECORDED_CHARS`` (ending in "…" when cut)."""
 
     method: str
     path: str
@@ -56,6 +75,10 @@ class EndpointState:
     faults: FaultQueue
     requests: deque[RequestRecord]
     ids: itertools.count
+    answers: Answers
+    write_seconds: float  # how long a streamed slice may wait for the client to take it
+    allow_fault_header: bool  # whether any client may ask for a fault with FAULT_HEADER
+    api_keys: tuple[bytes, ...]  # SHA-256 digests of the keys accepted; empty: any key
 
 
 def _usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
@@ -73,10 +96,21 @@ def _answer_pieces(reply: str, request: dict[str, Any]) -> tuple[list[str], str]
         if stop and stop in reply:
             reply = reply[: reply.index(stop)]
     pieces = split_tokens(reply)
-    max_tokens = request.get("max_tokens")
-    if max_tokens is not None and len(pieces) > max_tokens:
+    # No answer is longer than the service's output limit, so no request makes more than that.
+    max_tokens = min(request.get("max_tokens") or MAX_OUTPUT_TOKENS, MAX_OUTPUT_TOKENS)
+    if len(pieces) > max_tokens:
         return pieces[:max_tokens], "length"
     return pieces, "stop"
+
+
+def key_digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
+
+
+def _is_one_of(key: str, digests: tuple[bytes, ...]) -> bool:
+    # Digests compared in constant time, every one of them, so timing tells nothing about a key.
+    digest = key_digest(key)
+    return sum(hmac.compare_digest(digest, accepted) for accepted in digests) > 0
 
 
 class _ApiHandler(web.RequestHandler):
@@ -107,7 +141,8 @@ class _ApiHandler(web.RequestHandler):
     def _routing_error(self, status_code: int) -> ApiError:
         path = self.request.path[:100]
         if status_code == 405:
-            return ApiError(405, "method_not_allowed", f"{self.request.method} is not allowed on {path}.")
+            method = _bounded(self.request.method or "", 16)
+            return ApiError(405, "method_not_allowed", f"{method} is not allowed on {path}.")
         if status_code == 404:
             return ApiError(404, "not_found",
                             f"No such route: {path}. Chat completions are at POST <endpoint>/chat/completions.")
@@ -128,14 +163,19 @@ class _ApiHandler(web.RequestHandler):
         if not key:
             raise ApiError(401, "unauthorized",
                            "No key was sent. Send it as 'Authorization: Bearer <key>' or 'api-key: <key>'.")
+        if self.state.api_keys and not _is_one_of(key, self.state.api_keys):
+            raise ApiError(401, "unauthorized",
+                           "This key is not accepted here. Use one of the keys the endpoint was started with.")
         return key
 
     def finish(self, chunk: str | bytes | dict | None = None) -> Any:
         # Logged before the last bytes go out, so a client holding its answer finds it logged.
         if not self._finished:
             self.state.requests.append(RequestRecord(
-                self.request.method or "", self.request.path, self.get_status(),
-                self.auth_headers(), self.model_name, self.streaming, time.monotonic(),
+                _bounded(self.request.method or "", 16), _bounded(self.request.path, RECORDED_CHARS),
+                self.get_status(), self.auth_headers(),
+                None if self.model_name is None else _bounded(self.model_name, RECORDED_CHARS),
+                self.streaming, time.monotonic(),
             ))
         return super().finish(chunk)
 
@@ -176,10 +216,11 @@ class ChatCompletionsHandler(_ApiHandler):
     def prepare(self) -> None:
         self._chunks: list[bytes] = []
         self._size = 0
-        declared = self.request.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > MAX_BODY_BYTES_READ:
-            # Answered now: tornado would otherwise drop the connection with a bare 400.
-            raise body_too_large(int(declared))
+        declared = declared_length(self.request.headers.get("Content-Length", ""))
+        if declared is not None and declared > MAX_BODY_BYTES_READ:
+            # The guarded server (http1.py) refuses this before the app runs; on any other server
+            # the app answers it alike, rather than reading 64 MiB first.
+            raise body_too_large(declared)
 
     def data_received(self, chunk: bytes) -> None:
         self._size += len(chunk)
@@ -194,10 +235,14 @@ class ChatCompletionsHandler(_ApiHandler):
         self.model_name = request["model"]
         self.streaming = bool(request.get("stream"))
         requested = self.request.headers.get(FAULT_HEADER)
+        if requested and not self.state.allow_fault_header:
+            raise ApiError(400, "fault_header_disabled",
+                           f"This endpoint does not take faults from the {FAULT_HEADER} header. Start it with "
+                           "--allow-fault-header, or start_in_background(allow_fault_header=True).")
         fault = Fault.named(requested.strip()) if requested else self.state.faults.take()
         if fault and fault.delay_seconds:
             await asyncio.sleep(fault.delay_seconds)
-        if fault and (error := fault.error(self.model_name)):
+        if fault and (error := fault.error(self.model_name[:100])):
             raise error
         model = find_model(self.model_name)
         if model is None:
@@ -219,7 +264,7 @@ class ChatCompletionsHandler(_ApiHandler):
             raise ApiError(400, "tokens_limit_reached",
                            f"max_tokens is {request['max_tokens']}, but the limit for {name} is "
                            f"{MAX_OUTPUT_TOKENS} output tokens per request.")
-        reply = plan_reply(request, name)  # text, JSON or tool calls (replies.py)
+        reply = plan_reply(request, name, self.state.answers)  # text, JSON or tool calls (replies.py)
         pieces, finish_reason = _answer_pieces(reply.text, request)
         if fault and fault.finish_reason:
             pieces, finish_reason = pieces[: len(pieces) // 3], fault.finish_reason
@@ -268,6 +313,7 @@ class ChatCompletionsHandler(_ApiHandler):
                 await asyncio.sleep(pacing.first_token_seconds)
             clock = asyncio.get_running_loop().time
             first_token_at = clock()
+            unflushed = 0
             for number, delta in enumerate(deltas):
                 if fault and fault.cut_stream and number == len(deltas) // 2:
                     await self._cut_off()
@@ -275,9 +321,12 @@ class ChatCompletionsHandler(_ApiHandler):
                 if number and pacing.tokens_per_second:
                     # Sleep until this token's time, so the small delays of sending do not add up.
                     await asyncio.sleep(max(0.0, first_token_at + number / pacing.tokens_per_second - clock()))
-                self.write(chunk(delta))
-                if pacing.tokens_per_second:  # unpaced, the whole answer goes out in one write
-                    await self.flush()
+                event = chunk(delta)
+                self.write(event)
+                unflushed += len(event)
+                if pacing.tokens_per_second or unflushed >= STREAM_SLICE_BYTES:
+                    await self._flush_in_time()
+                    unflushed = 0
             if include_usage:
                 self.write(chunk({}, finish_reason))
                 self.write("data: " + json.dumps({**head, "choices": [], "usage": usage}) + "\n\n")
@@ -287,6 +336,14 @@ class ChatCompletionsHandler(_ApiHandler):
             self.finish()
         except StreamClosedError:
             pass  # the client went away; nothing is left to answer
+
+    async def _flush_in_time(self) -> None:
+        """Flush, or drop the connection of a client that has not taken the last slice in time."""
+        try:
+            await asyncio.wait_for(self.flush(), self.state.write_seconds)
+        except TimeoutError:
+            self.request.connection.stream.close()
+            raise StreamClosedError() from None
 
     async def _cut_off(self) -> None:
         """Send what is written so far, then drop the connection, as a failing network would."""
@@ -309,11 +366,17 @@ def make_app(state: EndpointState) -> web.Application:
     )
 
 
-def new_state(pacing: Pacing | None = None, limits: RateLimits | None = None) -> EndpointState:
+def new_state(pacing: Pacing | None = None, limits: RateLimits | None = None,
+              answers: Answers | None = None, write_seconds: float = 60.0,
+              allow_fault_header: bool = False, api_keys: Iterable[str] = ()) -> EndpointState:
     return EndpointState(
         pacing=pacing or Pacing(),
         limiter=RateLimiter(limits) if limits else None,
         faults=FaultQueue(),
-        requests=deque(maxlen=10_000),
+        requests=deque(maxlen=REQUEST_LOG_LENGTH),
         ids=itertools.count(1),
+        answers=answers or DEFAULT_ANSWERS,
+        write_seconds=write_seconds,
+        allow_fault_header=allow_fault_header,
+        api_keys=tuple(key_digest(key) for key in api_keys),
     )

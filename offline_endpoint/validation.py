@@ -7,6 +7,7 @@ so checking a request costs microseconds, not the endpoint's whole latency budge
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +46,27 @@ def _schema_error(error: fastjsonschema.JsonSchemaValueException) -> ApiError:
     return ApiError(400, "invalid_request", f"Invalid value for '{location}': {_shorten(problem)}")
 
 
+# Content-Length is ASCII digits only: str.isdigit() would take "²" and int() would then fail.
+_DIGITS = re.compile(r"[0-9]+", re.ASCII)
+# More digits than this is more bytes than anyone sends; int() of 5,000 digits even raises.
+_MAX_LENGTH_DIGITS = 18
+TOO_LONG = 10**_MAX_LENGTH_DIGITS
+
+
+def declared_length(value: str) -> int | None:
+    """The body size a Content-Length value declares, or None if it is not a plain number.
+    A number too long to be real comes back as ``TOO_LONG``."""
+    if not _DIGITS.fullmatch(value):
+        return None
+    if len(value.lstrip("0")) > _MAX_LENGTH_DIGITS:
+        return TOO_LONG
+    return int(value)
+
+
 def body_too_large(size: int) -> ApiError:
     """The 413 for a body of ``size`` bytes."""
-    return ApiError(413, "request_body_too_large", f"The request body is {size} bytes; the limit is {MAX_BODY_BYTES}.")
+    stated = f"{size} bytes" if size < TOO_LONG else "too large to be real"
+    return ApiError(413, "request_body_too_large", f"The request body is {stated}; the limit is {MAX_BODY_BYTES}.")
 
 
 def parse_chat_request(body: bytes) -> dict[str, Any]:

@@ -20,8 +20,8 @@ TEST_MODEL = "Phi-3-small-8k-instruct"  # the model the seeds use
 
 @pytest.fixture(scope="session")
 def offline_endpoint_session() -> Iterator[OfflineEndpoint]:
-    """One offline endpoint shared by the whole session (no rate limits, no pacing)."""
-    with start_in_background() as endpoint:
+    """One offline endpoint shared by the whole session (no rate limits, no pacing, faults by header)."""
+    with start_in_background(allow_fault_header=True) as endpoint:
         yield endpoint
 
 

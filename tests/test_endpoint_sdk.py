@@ -634,11 +634,12 @@ def test_standalone_command_prints_its_url_answers_and_stops_on_ctrl_c() -> None
 
 def test_a_server_that_cannot_start_says_so_instead_of_hanging(monkeypatch: pytest.MonkeyPatch) -> None:
     import offline_endpoint
+    import offline_endpoint.background
 
     def broken_app(state: Any) -> Any:
         raise OSError("no application today")
 
-    monkeypatch.setattr(offline_endpoint, "make_app", broken_app)
+    monkeypatch.setattr(offline_endpoint.background, "make_app", broken_app)
     with pytest.raises(RuntimeError, match="could not start") as raised:
         offline_endpoint.start_in_background()
 

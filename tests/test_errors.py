@@ -140,7 +140,8 @@ def test_a_whole_answer_is_said_to_be_complete(
 
 
 def test_a_slow_answer_times_out_and_is_explained() -> None:
-    with start_in_background() as endpoint:  # its own endpoint: the slow answer still ends later
+    # Its own endpoint: the slow answer still ends later.
+    with start_in_background(allow_fault_header=True) as endpoint:
         client = ChatCompletionsClient(endpoint=endpoint.url, credential=AzureKeyCredential(TEST_KEY))
         error = fail(lambda: client.complete(messages=QUESTION, model=TEST_MODEL, read_timeout=0.2,
                                              headers={"x-offline-fault": "slow"}, retry_total=0))
