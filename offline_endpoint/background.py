@@ -111,7 +111,7 @@ def start_in_background(host: str = "127.0.0.1", port: int = 0, pacing: Pacing |
                         limits: RateLimits | None = None, *,
                         answer_files: Iterable[str | Path] = (),
                         connection_limits: ConnectionLimits | None = None,
-                        allow_fault_header: bool | None = None,
+                        allow_fault_header: bool = False,
                         api_keys: Iterable[str] = ()) -> OfflineEndpoint:
     """Start an offline endpoint in a background thread of this process and return it.
 
@@ -119,15 +119,13 @@ def start_in_background(host: str = "127.0.0.1", port: int = 0, pacing: Pacing |
     seen; ``limits`` switches rate limiting on (``RateLimits.free_tier()`` or smaller ones).
     ``answer_files`` adds scripted answers (``answers/*.toml`` format) for this endpoint only.
     ``connection_limits`` changes timeouts and caps on connections (README.md, "Connections").
-    ``allow_fault_header`` lets any client ask for a fault with the ``x-offline-fault`` header;
-    left as None it is allowed on a loopback host only (the notebooks' endpoint relies on it).
+    ``allow_fault_header`` lets any client ask for a fault with the ``x-offline-fault`` header
+    (off unless asked for: the notebooks' own endpoint asks, so lesson 06 can show it with curl).
     ``api_keys``, if any, are the only keys accepted (401 for others).
     """
     answer_files = list(answer_files)
     answers = DEFAULT_ANSWERS.with_files(answer_files) if answer_files else None
     connection_limits = connection_limits or ConnectionLimits()
-    if allow_fault_header is None:
-        allow_fault_header = is_loopback(host)
     api_keys = list(api_keys)
     if not all(api_keys):
         raise ValueError("an API key cannot be empty")

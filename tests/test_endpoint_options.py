@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from chat_helpers import practice_endpoint
 
 from conftest import TEST_KEY, TEST_MODEL
 from offline_endpoint import FAULT_HEADER, OfflineEndpoint, start_in_background
@@ -91,12 +92,16 @@ def test_faults_by_header_are_refused_unless_allowed_and_queued_faults_still_wor
     assert allowed.status_code == 410
 
 
-def test_left_unsaid_faults_by_header_are_allowed_on_a_loopback_host_only() -> None:
-    # The notebooks' endpoint (chat_helpers) starts with the default and sends the header.
+def test_left_unsaid_faults_by_header_are_refused_and_the_notebooks_endpoint_asks_for_them() -> None:
     with start_in_background() as endpoint:
-        on_loopback = _ask(endpoint, "What is the capital of France?", {FAULT_HEADER: "retired"})
+        refused = _ask(endpoint, "What is the capital of France?", {FAULT_HEADER: "retired"})
+    asked_for = _ask(practice_endpoint(), "What is the capital of France?", {FAULT_HEADER: "retired"})
 
-    assert on_loopback.status_code == 410
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "fault_header_disabled"
+    assert asked_for.status_code == 410  # lesson 06 sends the header with curl
+
+
+def test_loopback_hosts_are_told_apart_from_others() -> None:
     assert [is_loopback(host) for host in ("127.0.0.1", "127.0.0.2", "::1", "localhost", "LOCALHOST")] == [True] * 5
     assert [is_loopback(host) for host in ("0.0.0.0", "::", "", "192.168.1.5", "example.com")] == [False] * 5
 
