@@ -57,12 +57,16 @@ class ModelAnswer:
         self.text, self.speaker, self.note = text, speaker, note
 
     def _repr_html_(self) -> str:
+        if not (self.text or self.note):  # nothing yet (a stream's first moment), or a cleared live view
+            return ""
         return bubble_html("assistant", self.speaker, self.text, self.note)
 
     def _repr_markdown_(self) -> str:  # the answer as the model wrote it, for readers without HTML
         return self.text + (f"\n\n*{self.note}*" if self.note else "")
 
     def __repr__(self) -> str:
+        if not (self.text or self.note):
+            return ""
         return f"[{self.speaker}] {self.text}" + (f"\n{self.note}" if self.note else "")
 
 
