@@ -155,7 +155,7 @@ def test_the_playground_chats_in_jupyterlab(chromium: Path, jupyterlab: str) -> 
             panel = page.locator(".chat-playground")
             message_box = panel.get_by_placeholder("Type a message and press Enter")
             # The notebook's own send() has answered, so all cells have run and the kernel listens.
-            expect(panel.locator(".chat-playground-assistant")).to_contain_text(
+            expect(panel.locator(".chat-answer-assistant")).to_contain_text(
                 PROMPT_FROM_NOTEBOOK_ANSWER, timeout=KERNEL_SECONDS * 1000)
             kernel_is_idle(page)
             for slider in ("temperature", "top_p", "max_tokens"):  # the meaning shows on hover
@@ -163,18 +163,18 @@ def test_the_playground_chats_in_jupyterlab(chromium: Path, jupyterlab: str) -> 
 
             message_box.fill(HAIKU_PROMPT)
             message_box.press("Enter")
-            haiku = panel.locator(".chat-playground-assistant", has_text=HAIKU_LINE)
+            haiku = panel.locator(".chat-answer-assistant", has_text=HAIKU_LINE)
             expect(haiku).to_be_visible()
-            expect(haiku.locator(".chat-playground-note")).to_contain_text("Tokens:")
-            expect(haiku.locator(".chat-playground-note")).to_contain_text("completion")
-            expect(panel.locator(".chat-playground-user", has_text=HAIKU_PROMPT)).to_be_visible()
+            expect(haiku.locator(".chat-answer-note")).to_contain_text("Tokens:")
+            expect(haiku.locator(".chat-answer-note")).to_contain_text("completion")
+            expect(panel.locator(".chat-answer-user", has_text=HAIKU_PROMPT)).to_be_visible()
             expect(message_box).to_have_value("")
 
             message_box.fill("What is the capital of France?")
             panel.get_by_role("button", name="Send").click()
-            expect(panel.locator(".chat-playground-assistant", has_text="The capital of France is Paris.")
+            expect(panel.locator(".chat-answer-assistant", has_text="The capital of France is Paris.")
                    ).to_be_visible()
-            expect(panel.locator(".chat-playground-note")).to_have_count(3)
+            expect(panel.locator(".chat-answer-note")).to_have_count(3)
             request = panel.locator(".chat-playground-request")  # the exact call Send made, folded
             request.locator("summary").click()
             expect(request).to_contain_text('"content": "What is the capital of France?"')
