@@ -24,23 +24,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
-import sys
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import openai
+from azure.ai.inference.aio import ChatCompletionsClient
+from azure.ai.inference.models import UserMessage
+from azure.core.credentials import AzureKeyCredential
+from chat_helpers import AnswerCache, AsyncRequestPacer, most_in_any_window
+
+from offline_endpoint import RateLimits, start_in_background
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "notebooks")]
-
-import openai  # noqa: E402
-from azure.ai.inference.aio import ChatCompletionsClient  # noqa: E402
-from azure.ai.inference.models import UserMessage  # noqa: E402
-from azure.core.credentials import AzureKeyCredential  # noqa: E402
-from chat_helpers import AnswerCache, AsyncRequestPacer, most_in_any_window  # noqa: E402
-
-from offline_endpoint import RateLimits, start_in_background  # noqa: E402
 
 MODEL = "Phi-3-mini-4k-instruct"
 KEY = "benchmark-key"

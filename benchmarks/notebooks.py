@@ -39,11 +39,10 @@ import nbformat
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from collection_tools import apply_reference_environment
+from offline_endpoint.answers import split_tokens
 
-import test_settings  # noqa: E402
-from offline_endpoint.answers import split_tokens  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
 ANSWERS_FILE = ROOT / "benchmarks" / "answers.toml"  # not the product's: loaded only where a benchmark asks
@@ -150,7 +149,7 @@ def measure_notebook_tests() -> tuple[int, Run, Run]:
     with tempfile.TemporaryDirectory(prefix="nbval-floor-") as folder:
         floor_root = Path(folder)
         # The same configuration, conftest and sanitize file: only the notebooks differ.
-        for name in ("pyproject.toml", "conftest.py", "test_settings.py", "nbval_sanitize.cfg"):
+        for name in ("pyproject.toml", "conftest.py", "nbval_sanitize.cfg"):
             shutil.copy(ROOT / name, floor_root / name)
         (floor_root / "notebooks").mkdir()
         for number in range(count):
@@ -210,6 +209,7 @@ from azure.ai.inference.models import UserMessage
 import chat_helpers.display
 from chat_helpers import connect, stream_answer
 from offline_endpoint.answers import add_answer_file
+
 add_answer_file({str(ANSWERS_FILE)!r})
 connection = connect(quiet=True)
 
@@ -232,8 +232,7 @@ EVERY_TOKEN = "chat_helpers.display.UPDATE_INTERVAL_SECONDS = 0\n" + LIVE + \
 
 def measure_streaming(repeats: int) -> dict[str, list[float]]:
     """Seconds per run of each way of showing the answer, measured by the notebook client."""
-    test_settings.apply()  # the kernel inherits this environment: offline, no pacing
-    sys.path.insert(0, str(ROOT / "notebooks"))
+    apply_reference_environment()  # the kernel inherits this environment: offline, no pacing
     from chat_helpers.display import UPDATE_INTERVAL_SECONDS
 
     cells = {

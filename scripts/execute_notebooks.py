@@ -3,7 +3,7 @@
     .venv/bin/python scripts/execute_notebooks.py                 # every notebook
     .venv/bin/python scripts/execute_notebooks.py notebooks/01_basic_chat.ipynb
 
-Outputs come from the offline endpoint in the test environment (test_settings.py). Cell
+Outputs come from the offline endpoint in the reference environment (collection_tools/reference.env). Cell
 metadata is reduced to tags, and widget state is stored so GitHub can show widgets.
 
 Notebooks are stored as nbformat 4.5, the format JupyterLab 4 writes, with the kernel's own
@@ -14,32 +14,15 @@ type and source, so running this script twice gives the same file.
 
 from __future__ import annotations
 
-import hashlib
-import re
 import sys
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
 
+from collection_tools import CELL_ID, KEPT_NOTEBOOK_METADATA, LESSONS_GLOB, apply_reference_environment, derived_id
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import test_settings  # noqa: E402
-
-KEPT_NOTEBOOK_METADATA = ("kernelspec", "language_info", "widgets")
-LESSONS_GLOB = "[0-9][0-9]*_*.ipynb"  # 00_setup.ipynb, and 05a_errors.ipynb beside 05b_...
-CELL_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")  # what nbformat 4.5 allows
-
-
-def derived_id(cell: nbformat.NotebookNode, taken: set[str]) -> str:
-    """An id from the cell's type and source, unlike every id in ``taken`` (two equal cells differ by a counter)."""
-    text = f"{cell.cell_type}\n{cell.source}"
-    for counter in range(len(taken) + 1):
-        candidate = hashlib.sha256(f"{text}\n{counter}".encode()).hexdigest()[:8]
-        if candidate not in taken:
-            return candidate
-    raise AssertionError("unreachable: one of len(taken) + 1 candidates is free")
 
 
 def stable_ids(notebook: nbformat.NotebookNode) -> None:
@@ -102,7 +85,7 @@ def execute(path: Path) -> None:
 
 
 def main(paths: list[str]) -> None:
-    test_settings.apply()
+    apply_reference_environment()
     notebooks = [Path(p).resolve() for p in paths] or sorted((ROOT / "notebooks").glob(LESSONS_GLOB))
     for path in notebooks:
         execute(path)

@@ -29,17 +29,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "notebooks"))
-
-from chat_helpers.config import (  # noqa: E402
+from chat_helpers.config import (
     RETIREMENT_NOTE,
     ConfigurationError,
     MissingSettingError,
     read_environment,
 )
-from chat_helpers.connection import Connection, connect  # noqa: E402
-from chat_helpers.explanations import ServerNotAnswering  # noqa: E402
+from chat_helpers.connection import Connection, connect
+from chat_helpers.explanations import ServerNotAnswering
+
+from collection_tools import lessons
+
+ROOT = Path(__file__).resolve().parent.parent
 
 LIVE_SWITCH = {"CHAT_LIVE_CHECK": "1"}
 # Cells of lesson 10 that need a model that calls tools; the bundled model ignores `tools`.
@@ -188,7 +189,7 @@ def main(arguments: list[str]) -> int:
     if (why := unreachable(chat.endpoint)) is not None:
         print(f"Cannot reach {chat.endpoint} ({why}). Is the server running, and is its URL in .env right?")
         return 1
-    notebooks = [Path(a).resolve() for a in arguments] or sorted((ROOT / "notebooks").glob("[0-9][0-9]*_*.ipynb"))
+    notebooks = [Path(a).resolve() for a in arguments] or lessons(ROOT / "notebooks")
     copies = []
     if makes_no_tool_calls(chat):
         copies = [without_tool_cells(path)[0] for path in notebooks if NEEDS_TOOL_CALLS in path.read_text("utf-8")]

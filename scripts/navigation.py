@@ -31,8 +31,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_markdown_cell
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from execute_notebooks import derived_id  # noqa: E402  (new cells get ids the way stored outputs do)
+from collection_tools import derived_id  # new cells get ids the way stored outputs do
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"

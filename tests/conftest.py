@@ -7,28 +7,25 @@ from collections.abc import Callable, Iterator
 import pytest
 from azure.ai.inference import ChatCompletionsClient
 from azure.core.credentials import AzureKeyCredential
-from chat_helpers import Connection, connect
-from chat_helpers import offline_endpoint as notebook_endpoint
+from chat_helpers import Connection, connect, practice_endpoint
 from IPython.core.interactiveshell import InteractiveShell
 from traitlets.config import Config
 
 from offline_endpoint import OfflineEndpoint, Pacing, start_in_background
-
-TEST_KEY = "offline-test-key-4f9c2e"  # distinctive, so a test can search responses for it
-TEST_MODEL = "Phi-3-small-8k-instruct"  # the model the seeds use
+from tests.support import TEST_KEY, TEST_MODEL
 
 
 @pytest.fixture(scope="session")
-def offline_endpoint_session() -> Iterator[OfflineEndpoint]:
+def stand_in_session() -> Iterator[OfflineEndpoint]:
     """One offline endpoint shared by the whole session (no rate limits, no pacing, faults by header)."""
     with start_in_background(allow_fault_header=True) as endpoint:
         yield endpoint
 
 
 @pytest.fixture
-def offline_endpoint(offline_endpoint_session: OfflineEndpoint) -> Iterator[OfflineEndpoint]:
+def stand_in(stand_in_session: OfflineEndpoint) -> Iterator[OfflineEndpoint]:
     """The session's endpoint with no queued faults and no pacing, left the same way afterwards."""
-    endpoint = offline_endpoint_session
+    endpoint = stand_in_session
     endpoint.faults.clear()
     endpoint.pacing = Pacing()
     yield endpoint
@@ -37,14 +34,14 @@ def offline_endpoint(offline_endpoint_session: OfflineEndpoint) -> Iterator[Offl
 
 
 @pytest.fixture
-def make_chat_client(offline_endpoint: OfflineEndpoint) -> Iterator[Callable[..., ChatCompletionsClient]]:
+def make_chat_client(stand_in: OfflineEndpoint) -> Iterator[Callable[..., ChatCompletionsClient]]:
     """``make_chat_client(base_path="/inference", **client_options)``: a sync SDK client, closed after the test."""
     clients: list[ChatCompletionsClient] = []
 
     def make(base_path: str = "/inference", **options: object) -> ChatCompletionsClient:
         options.setdefault("model", TEST_MODEL)
         client = ChatCompletionsClient(
-            endpoint=offline_endpoint.url + base_path, credential=AzureKeyCredential(TEST_KEY), **options
+            endpoint=stand_in.url + base_path, credential=AzureKeyCredential(TEST_KEY), **options
         )
         clients.append(client)
         return client
@@ -68,8 +65,8 @@ def shell() -> Iterator[InteractiveShell]:
 def chat() -> Iterator[Connection]:
     """The notebooks' connection (``connect()``, to their own offline endpoint) with no faults queued
     before or after the test; its client is closed afterwards."""
-    notebook_endpoint().faults.clear()
+    practice_endpoint().faults.clear()
     connection = connect(quiet=True)
     yield connection
     connection.client.close()
-    notebook_endpoint().faults.clear()
+    practice_endpoint().faults.clear()

@@ -27,8 +27,8 @@ from chat_helpers import (
     most_in_any_window,
 )
 
-from conftest import TEST_KEY, TEST_MODEL
 from offline_endpoint import OfflineEndpoint, RateLimits, start_in_background
+from tests.support import TEST_KEY, TEST_MODEL
 
 SDKS = ["azure-ai-inference", "openai"]
 # Small limits so a batch takes under a second: 6 a quarter-second, 3 at once.

@@ -11,7 +11,7 @@ import json
 import pytest
 from azure.ai.inference.models import UserMessage
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
-from chat_helpers import Connection, Conversation, connect, estimate_tokens, offline_endpoint
+from chat_helpers import Connection, Conversation, connect, estimate_tokens, practice_endpoint
 from chat_helpers import conversation as chat_conversation
 
 ADA = ["My name is Ada. Please remember it.", "What is the capital of France?", "What about Spain?"]
@@ -58,7 +58,7 @@ def test_a_failed_call_adds_nothing_and_the_retry_adds_the_turn_once(chat: Conne
         conversation.ask("What about Spain?", headers={"x-offline-fault": "unauthorized"})
     assert conversation.as_dicts() == before
 
-    offline_endpoint().faults.add("forbidden")
+    practice_endpoint().faults.add("forbidden")
     with pytest.raises(HttpResponseError) as failure:
         conversation.ask("What about Spain?")
     assert failure.value.status_code == 403

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from conftest import TEST_KEY, TEST_MODEL
 from offline_endpoint import FAULT_HEADER, MODELS, OfflineEndpoint
+from tests.support import TEST_KEY, TEST_MODEL
 
 AUTH = {"Authorization": f"Bearer {TEST_KEY}", "Content-Type": "application/json"}
 HI = {"role": "user", "content": "Hi"}
@@ -99,9 +99,9 @@ def test_the_table_covers_at_least_twenty_cases() -> None:
 @pytest.mark.parametrize(("body", "headers", "status", "code", "names"),
                          [case[1:] for case in MALFORMED], ids=[case[0] for case in MALFORMED])
 def test_malformed_request_gets_a_4xx_naming_the_problem(
-    offline_endpoint: OfflineEndpoint, body: bytes, headers: dict[str, str], status: int, code: str, names: str
+    stand_in: OfflineEndpoint, body: bytes, headers: dict[str, str], status: int, code: str, names: str
 ) -> None:
-    response = httpx.post(f"{offline_endpoint.url}/inference/chat/completions", content=body,
+    response = httpx.post(f"{stand_in.url}/inference/chat/completions", content=body,
                           headers={**AUTH, **headers}, timeout=10)
 
     assert (response.status_code, response.json()["error"]["code"]) == (status, code)
@@ -109,9 +109,9 @@ def test_malformed_request_gets_a_4xx_naming_the_problem(
     assert len(response.json()["error"]["message"]) < 400  # it names the problem, it does not echo the body
 
 
-def test_a_body_past_what_the_server_reads_is_refused_from_its_headers(offline_endpoint: OfflineEndpoint) -> None:
+def test_a_body_past_what_the_server_reads_is_refused_from_its_headers(stand_in: OfflineEndpoint) -> None:
     # Only the headers are sent: the answer must come without waiting for 200 MB that never arrive.
-    host, port = offline_endpoint.url.removeprefix("http://").split(":")
+    host, port = stand_in.url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as connection:
         connection.sendall(
             b"POST /inference/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer k\r\n"
@@ -170,9 +170,9 @@ PROPERTY_SETTINGS = settings(max_examples=200, deadline=None, suppress_health_ch
 
 
 @pytest.fixture(scope="module")
-def http_client(offline_endpoint_session: OfflineEndpoint) -> Iterator[httpx.Client]:
+def http_client(stand_in_session: OfflineEndpoint) -> Iterator[httpx.Client]:
     # A timeout, so a hang fails the test instead of stopping the suite.
-    with httpx.Client(base_url=offline_endpoint_session.url, headers=AUTH, timeout=10) as client:
+    with httpx.Client(base_url=stand_in_session.url, headers=AUTH, timeout=10) as client:
         yield client
 
 

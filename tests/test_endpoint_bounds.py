@@ -12,7 +12,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import TEST_KEY, TEST_MODEL
 from offline_endpoint import OfflineEndpoint, RateLimits, RequestRecord, start_in_background
 from offline_endpoint.catalog import MAX_OUTPUT_TOKENS
 from offline_endpoint.errors import ApiError
@@ -20,6 +19,7 @@ from offline_endpoint.http1 import ConnectionLimits
 from offline_endpoint.limits import RateLimiter
 from offline_endpoint.server import RECORDED_CHARS, REQUEST_LOG_LENGTH
 from offline_endpoint.validation import TOO_LONG, declared_length
+from tests.support import TEST_KEY, TEST_MODEL
 
 LONG_PROMPT = "Write the longest answer you can."
 # Tokens of 1,500 letters: the capped answer (4,000 of them, about 6.5 MB of events) is more than

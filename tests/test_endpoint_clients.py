@@ -10,7 +10,7 @@ from typing import Any
 import openai
 import pytest
 
-from conftest import TEST_KEY, TEST_MODEL
+from tests.support import TEST_KEY, TEST_MODEL
 
 FRANCE = {"role": "user", "content": "What is the capital of France?"}
 EXERCISE = {"role": "user", "content": "Give me 5 good reasons why I should exercise every day."}
@@ -18,8 +18,8 @@ CURL = shutil.which("curl") or "curl"  # notebook 06 needs it too: missing, thes
 
 
 @pytest.fixture
-def openai_client(offline_endpoint: Any) -> openai.OpenAI:
-    client = openai.OpenAI(base_url=offline_endpoint.url + "/v1", api_key=TEST_KEY, max_retries=0)
+def openai_client(stand_in: Any) -> openai.OpenAI:
+    client = openai.OpenAI(base_url=stand_in.url + "/v1", api_key=TEST_KEY, max_retries=0)
     yield client
     client.close()
 
@@ -57,7 +57,7 @@ def test_openai_sdk_streaming_without_include_usage_sends_no_usage_only_chunk(op
     assert chunks[-1].choices[0].finish_reason == "stop"
 
 
-def test_openai_sdk_error_carries_the_service_code(offline_endpoint: Any, openai_client: openai.OpenAI) -> None:
+def test_openai_sdk_error_carries_the_service_code(stand_in: Any, openai_client: openai.OpenAI) -> None:
     with pytest.raises(openai.NotFoundError) as raised:
         openai_client.chat.completions.create(model="no-such-model", messages=[FRANCE])
 
@@ -80,18 +80,18 @@ def _curl(url: str, body: dict[str, Any], *extra: str) -> subprocess.CompletedPr
     )
 
 
-def test_curl_json_answer(offline_endpoint: Any) -> None:
+def test_curl_json_answer(stand_in: Any) -> None:
     body = {"messages": [{"role": "system", "content": "You are a helpful assistant."}, FRANCE], "model": TEST_MODEL}
 
-    result = _curl(f"{offline_endpoint.url}/chat/completions", body, "-w", "\n%{http_code} %{content_type}")
+    result = _curl(f"{stand_in.url}/chat/completions", body, "-w", "\n%{http_code} %{content_type}")
 
     text, status_line = result.stdout.decode().rsplit("\n", 1)
     assert status_line.startswith("200 application/json")
     assert "Paris" in json.loads(text)["choices"][0]["message"]["content"]
 
 
-def test_curl_error_body_and_status(offline_endpoint: Any) -> None:
-    result = _curl(f"{offline_endpoint.url}/inference/chat/completions", {"messages": [], "model": TEST_MODEL},
+def test_curl_error_body_and_status(stand_in: Any) -> None:
+    result = _curl(f"{stand_in.url}/inference/chat/completions", {"messages": [], "model": TEST_MODEL},
                    "-w", "\n%{http_code}")
 
     text, status = result.stdout.decode().rsplit("\n", 1)
@@ -99,10 +99,10 @@ def test_curl_error_body_and_status(offline_endpoint: Any) -> None:
     assert set(json.loads(text)["error"]) == {"code", "message"}
 
 
-def test_curl_sse_framing_is_exactly_what_strict_parsers_need(offline_endpoint: Any) -> None:
+def test_curl_sse_framing_is_exactly_what_strict_parsers_need(stand_in: Any) -> None:
     body = {"messages": [EXERCISE], "model": TEST_MODEL, "stream": True}
 
-    raw = _curl(f"{offline_endpoint.url}/inference/chat/completions", body, "-N").stdout
+    raw = _curl(f"{stand_in.url}/inference/chat/completions", body, "-N").stdout
 
     assert b"\r" not in raw
     assert raw.endswith(b"data: [DONE]\n\n")
@@ -120,10 +120,10 @@ def test_curl_sse_framing_is_exactly_what_strict_parsers_need(offline_endpoint: 
     assert len({chunk["id"] for chunk in chunks}) == 1
 
 
-def test_curl_sse_headers(offline_endpoint: Any) -> None:
+def test_curl_sse_headers(stand_in: Any) -> None:
     body = {"messages": [FRANCE], "model": TEST_MODEL, "stream": True}
 
-    headers = _curl(f"{offline_endpoint.url}/chat/completions", body, "-N", "-D", "-", "-o", "/dev/null").stdout
+    headers = _curl(f"{stand_in.url}/chat/completions", body, "-N", "-D", "-", "-o", "/dev/null").stdout
 
     assert headers.startswith(b"HTTP/1.1 200")
     assert b"\r\nContent-Type: text/event-stream\r\n" in headers

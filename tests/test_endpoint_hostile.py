@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import TEST_KEY, TEST_MODEL
 from offline_endpoint import OfflineEndpoint, start_in_background
 from offline_endpoint.http1 import ConnectionLimits
+from tests.support import TEST_KEY, TEST_MODEL
 
 AUTH = {"Authorization": f"Bearer {TEST_KEY}", "Content-Type": "application/json"}
 ANSWER_WITHIN_SECONDS = 5
@@ -235,8 +235,8 @@ def _padded_request(field: str, padding: int, stream: bool) -> dict:
 
 
 @pytest.fixture(scope="module")
-def http_client(offline_endpoint_session: OfflineEndpoint) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=offline_endpoint_session.url, headers=AUTH, timeout=10) as client:
+def http_client(stand_in_session: OfflineEndpoint) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stand_in_session.url, headers=AUTH, timeout=10) as client:
         yield client
 
 

@@ -16,10 +16,10 @@ import httpx
 import pytest
 from chat_helpers import practice_endpoint
 
-from conftest import TEST_KEY, TEST_MODEL
 from offline_endpoint import FAULT_HEADER, OfflineEndpoint, start_in_background
 from offline_endpoint.__main__ import exposure_warning
 from offline_endpoint.background import is_loopback
+from tests.support import TEST_KEY, TEST_MODEL
 
 ROOT = Path(__file__).resolve().parents[1]
 AUTH = {"Authorization": f"Bearer {TEST_KEY}"}
@@ -39,22 +39,22 @@ def _answer(response: httpx.Response) -> str:
 
 
 def test_an_answer_file_adds_answers_to_that_endpoint_only(tmp_path: Path,
-                                                           offline_endpoint: OfflineEndpoint) -> None:
+                                                           stand_in: OfflineEndpoint) -> None:
     extra = tmp_path / "extra.toml"
     extra.write_text(f'[[answer]]\nprompt = "{EXTRA_PROMPT}"\nreply = "Teal."\n', encoding="utf-8")
 
     with start_in_background(answer_files=[extra]) as endpoint:
         with_file = _answer(_ask(endpoint, EXTRA_PROMPT))
         still_scripted = _answer(_ask(endpoint, "What is the capital of France?"))
-    without = _answer(_ask(offline_endpoint, EXTRA_PROMPT))
+    without = _answer(_ask(stand_in, EXTRA_PROMPT))
 
     assert with_file == "Teal."
     assert "Paris" in still_scripted
     assert "offline practice endpoint" in without  # the fallback: the file stayed with its endpoint
 
 
-def test_the_benchmark_answer_is_not_among_the_products_answers(offline_endpoint: OfflineEndpoint) -> None:
-    answer = _answer(_ask(offline_endpoint, "Benchmark: write a long answer of 2,000 tokens."))
+def test_the_benchmark_answer_is_not_among_the_products_answers(stand_in: OfflineEndpoint) -> None:
+    answer = _answer(_ask(stand_in, "Benchmark: write a long answer of 2,000 tokens."))
 
     assert "offline practice endpoint" in answer
     assert not list((ROOT / "offline_endpoint" / "answers").glob("*bench*"))

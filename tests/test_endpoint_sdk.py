@@ -21,8 +21,8 @@ from azure.ai.inference.models import AssistantMessage, SystemMessage, UserMessa
 from azure.core.credentials import AzureKeyCredential
 from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
 
-from conftest import TEST_KEY, TEST_MODEL
 from offline_endpoint import FAULTS, Pacing, RateLimits, Window, start_in_background
+from tests.support import TEST_KEY, TEST_MODEL
 
 SYSTEM = SystemMessage(content="You are a helpful assistant.")
 FRANCE = UserMessage(content="What is the capital of France?")
@@ -83,12 +83,12 @@ def test_unscripted_prompt_gets_the_polite_offline_reply(make_chat_client: MakeC
 
 
 @pytest.mark.parametrize("base_path", ["", "/inference", "/models", "/v1"])
-def test_every_base_path_answers(offline_endpoint: Any, make_chat_client: MakeClient, base_path: str) -> None:
-    before = len(offline_endpoint.requests)
+def test_every_base_path_answers(stand_in: Any, make_chat_client: MakeClient, base_path: str) -> None:
+    before = len(stand_in.requests)
     response = make_chat_client(base_path).complete(messages=[FRANCE])
 
     assert "Paris" in response.choices[0].message.content
-    [record] = _requests_since(offline_endpoint, before)
+    [record] = _requests_since(stand_in, before)
     assert record.path == f"{base_path}/chat/completions"
 
 
@@ -184,10 +184,10 @@ def test_every_error_fault_has_an_expectation() -> None:
 
 @pytest.mark.parametrize("fault", sorted(FAULT_EXPECTATIONS))
 def test_queued_fault_surfaces_as_the_sdk_exception(
-    offline_endpoint: Any, make_chat_client: MakeClient, fault: str
+    stand_in: Any, make_chat_client: MakeClient, fault: str
 ) -> None:
     error_class, status, code = FAULT_EXPECTATIONS[fault]
-    offline_endpoint.faults.add(fault)
+    stand_in.faults.add(fault)
 
     with pytest.raises(HttpResponseError) as raised:
         make_chat_client().complete(messages=[FRANCE], retry_total=0)
@@ -196,7 +196,7 @@ def test_queued_fault_surfaces_as_the_sdk_exception(
     assert raised.value.status_code == status
     assert raised.value.error.code == code
     assert raised.value.error.message
-    assert len(offline_endpoint.faults) == 0
+    assert len(stand_in.faults) == 0
     # the fault was for one request only
     assert "Paris" in make_chat_client().complete(messages=[FRANCE]).choices[0].message.content
 
@@ -209,9 +209,9 @@ def test_fault_by_header_applies_to_that_request(make_chat_client: MakeClient) -
 
 
 def test_content_filter_error_carries_inner_error_with_category_results(
-    offline_endpoint: Any, make_chat_client: MakeClient
+    stand_in: Any, make_chat_client: MakeClient
 ) -> None:
-    offline_endpoint.faults.add("content_filter")
+    stand_in.faults.add("content_filter")
 
     with pytest.raises(HttpResponseError) as raised:
         make_chat_client().complete(messages=[FRANCE], retry_total=0)
@@ -224,10 +224,10 @@ def test_content_filter_error_carries_inner_error_with_category_results(
     assert any(result["filtered"] for result in results.values())
 
 
-def test_content_filter_finish_ends_the_answer_early(offline_endpoint: Any, make_chat_client: MakeClient) -> None:
+def test_content_filter_finish_ends_the_answer_early(stand_in: Any, make_chat_client: MakeClient) -> None:
     client = make_chat_client()
     whole = client.complete(messages=[EXERCISE]).choices[0].message.content
-    offline_endpoint.faults.add("content_filter_finish", times=2)
+    stand_in.faults.add("content_filter_finish", times=2)
 
     response = client.complete(messages=[EXERCISE])
     streamed = [u.choices[0] for u in client.complete(stream=True, messages=[EXERCISE]) if u.choices]
@@ -238,8 +238,8 @@ def test_content_filter_finish_ends_the_answer_early(offline_endpoint: Any, make
     assert streamed[-1].finish_reason == "content_filter"
 
 
-def test_cut_stream_raises_midway_after_some_content(offline_endpoint: Any, make_chat_client: MakeClient) -> None:
-    offline_endpoint.faults.add("cut_stream")
+def test_cut_stream_raises_midway_after_some_content(stand_in: Any, make_chat_client: MakeClient) -> None:
+    stand_in.faults.add("cut_stream")
     received: list[str] = []
 
     with pytest.raises(HttpResponseError):
@@ -251,24 +251,24 @@ def test_cut_stream_raises_midway_after_some_content(offline_endpoint: Any, make
     assert not "".join(received).endswith("habit.")
 
 
-def test_info_names_the_model_asked_for_and_refuses_an_unknown_one(offline_endpoint: Any) -> None:
+def test_info_names_the_model_asked_for_and_refuses_an_unknown_one(stand_in: Any) -> None:
     headers = {"api-key": TEST_KEY}
-    known = httpx.get(f"{offline_endpoint.url}/models/info", params={"model": "phi3:medium"}, headers=headers)
-    unknown = httpx.get(f"{offline_endpoint.url}/models/info", params={"model": "Phi-9"}, headers=headers)
+    known = httpx.get(f"{stand_in.url}/models/info", params={"model": "phi3:medium"}, headers=headers)
+    unknown = httpx.get(f"{stand_in.url}/models/info", params={"model": "Phi-9"}, headers=headers)
 
     assert known.json()["model_name"] == "Phi-3-medium-4k-instruct"
     assert unknown.status_code == 404
     assert unknown.json() == {"error": {"code": "unknown_model", "message": "Unknown model: Phi-9"}}
 
 
-def test_cut_stream_cuts_a_non_streamed_answer_midway_too(offline_endpoint: Any, make_chat_client: MakeClient) -> None:
-    offline_endpoint.faults.add("cut_stream")
+def test_cut_stream_cuts_a_non_streamed_answer_midway_too(stand_in: Any, make_chat_client: MakeClient) -> None:
+    stand_in.faults.add("cut_stream")
 
     with pytest.raises(AzureError) as raised:
         make_chat_client().complete(messages=[EXERCISE], retry_total=0)
 
     assert "incomplete" in str(raised.value).lower() or "IncompleteRead" in repr(raised.value.__cause__ or raised.value)
-    assert len(offline_endpoint.faults) == 0
+    assert len(stand_in.faults) == 0
 
 
 def test_slow_fault_lets_a_read_timeout_fire() -> None:
@@ -281,33 +281,33 @@ def test_slow_fault_lets_a_read_timeout_fire() -> None:
     assert not isinstance(raised.value, HttpResponseError)  # a timeout, not an HTTP answer
 
 
-def test_unknown_fault_name_is_refused_when_queued(offline_endpoint: Any) -> None:
+def test_unknown_fault_name_is_refused_when_queued(stand_in: Any) -> None:
     with pytest.raises(Exception, match="Unknown fault 'no_such_fault'"):
-        offline_endpoint.faults.add("no_such_fault")
+        stand_in.faults.add("no_such_fault")
 
 
 # --- retries ---------------------------------------------------------------------------------
 
 
-def test_sdk_retry_honours_retry_after_on_a_per_minute_429(offline_endpoint: Any, make_chat_client: MakeClient) -> None:
-    before = len(offline_endpoint.requests)
-    offline_endpoint.faults.add("rate_limit_minute")
+def test_sdk_retry_honours_retry_after_on_a_per_minute_429(stand_in: Any, make_chat_client: MakeClient) -> None:
+    before = len(stand_in.requests)
+    stand_in.faults.add("rate_limit_minute")
 
     response = make_chat_client().complete(messages=[FRANCE])
 
     assert "Paris" in response.choices[0].message.content
-    first, second = _requests_since(offline_endpoint, before)
+    first, second = _requests_since(stand_in, before)
     assert (first.status, second.status) == (429, 200)
     retry_after = float(FAULTS["rate_limit_minute"]["headers"]["retry-after"])
     assert second.at - first.at >= retry_after * 0.9  # the SDK waited as told
 
 
 def test_per_day_429_with_retries_off_surfaces_at_once_with_its_headers(
-    offline_endpoint: Any, make_chat_client: MakeClient
+    stand_in: Any, make_chat_client: MakeClient
 ) -> None:
     # azure-core would sleep the whole retry-after (hours) before retrying: lessons turn retries off.
-    before = len(offline_endpoint.requests)
-    offline_endpoint.faults.add("rate_limit_day")
+    before = len(stand_in.requests)
+    stand_in.faults.add("rate_limit_day")
 
     with pytest.raises(HttpResponseError) as raised:
         make_chat_client().complete(messages=[FRANCE], retry_total=0)
@@ -316,7 +316,7 @@ def test_per_day_429_with_retries_off_surfaces_at_once_with_its_headers(
     assert headers["x-ratelimit-type"] == "UserByModelByDay"
     assert int(headers["retry-after"]) > 3600
     assert "UserByModelByDay" in raised.value.error.message
-    assert len(_requests_since(offline_endpoint, before)) == 1
+    assert len(_requests_since(stand_in, before)) == 1
 
 
 def test_sdk_retries_a_per_day_429_too_because_it_only_reads_retry_after() -> None:
@@ -408,9 +408,9 @@ def test_rate_limits_are_off_by_default(make_chat_client: MakeClient) -> None:
     [{}, {"Authorization": "Bearer"}, {"Authorization": "Basic abc"}, {"api-key": ""}],
     ids=["no key", "empty bearer", "not bearer", "empty api-key"],
 )
-def test_request_without_a_key_gets_401(offline_endpoint: Any, headers: dict[str, str]) -> None:
+def test_request_without_a_key_gets_401(stand_in: Any, headers: dict[str, str]) -> None:
     body = {"model": TEST_MODEL, "messages": [{"role": "user", "content": "Hi"}]}
-    response = httpx.post(f"{offline_endpoint.url}/inference/chat/completions", json=body, headers=headers)
+    response = httpx.post(f"{stand_in.url}/inference/chat/completions", json=body, headers=headers)
 
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "unauthorized"
@@ -418,17 +418,17 @@ def test_request_without_a_key_gets_401(offline_endpoint: Any, headers: dict[str
 
 
 @pytest.mark.parametrize("header", ["Authorization", "api-key"])
-def test_either_key_header_is_enough(offline_endpoint: Any, header: str) -> None:
+def test_either_key_header_is_enough(stand_in: Any, header: str) -> None:
     value = f"Bearer {TEST_KEY}" if header == "Authorization" else TEST_KEY
     body = {"model": TEST_MODEL, "messages": [{"role": "user", "content": "What is the capital of France?"}]}
-    response = httpx.post(f"{offline_endpoint.url}/chat/completions", json=body, headers={header: value})
+    response = httpx.post(f"{stand_in.url}/chat/completions", json=body, headers={header: value})
 
     assert response.status_code == 200
     assert "Paris" in response.json()["choices"][0]["message"]["content"]
 
 
-def test_key_is_never_echoed_in_a_response_or_the_request_log(offline_endpoint: Any) -> None:
-    url = offline_endpoint.url
+def test_key_is_never_echoed_in_a_response_or_the_request_log(stand_in: Any) -> None:
+    url = stand_in.url
     auth = {"Authorization": f"Bearer {TEST_KEY}", "api-key": TEST_KEY}
     ok = {"model": TEST_MODEL, "messages": [{"role": "user", "content": TEST_KEY}]}
     responses = [
@@ -446,7 +446,7 @@ def test_key_is_never_echoed_in_a_response_or_the_request_log(offline_endpoint: 
         assert TEST_KEY not in response.text
         assert TEST_KEY not in str(response.headers)
     assert [r.status_code for r in responses] == [200, 200, 404, 400, 401, 405, 404, 200]
-    assert "offline-test-key" not in repr(list(offline_endpoint.requests))
+    assert "offline-test-key" not in repr(list(stand_in.requests))
 
 
 # --- limits of the models --------------------------------------------------------------------
@@ -498,24 +498,24 @@ def test_unknown_model_gets_404_naming_it(make_chat_client: MakeClient) -> None:
 # --- routes ----------------------------------------------------------------------------------
 
 
-def test_wrong_method_gets_405_with_the_error_body(offline_endpoint: Any) -> None:
-    response = httpx.get(f"{offline_endpoint.url}/inference/chat/completions", headers={"api-key": "k"})
+def test_wrong_method_gets_405_with_the_error_body(stand_in: Any) -> None:
+    response = httpx.get(f"{stand_in.url}/inference/chat/completions", headers={"api-key": "k"})
 
     assert response.status_code == 405
     assert response.json()["error"]["code"] == "method_not_allowed"
     assert "GET" in response.json()["error"]["message"]
 
 
-def test_unknown_path_gets_404_with_the_error_body(offline_endpoint: Any) -> None:
-    response = httpx.post(f"{offline_endpoint.url}/inference/chat/complete", json={}, headers={"api-key": "k"})
+def test_unknown_path_gets_404_with_the_error_body(stand_in: Any) -> None:
+    response = httpx.post(f"{stand_in.url}/inference/chat/complete", json={}, headers={"api-key": "k"})
 
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
     assert "/chat/completions" in response.json()["error"]["message"]
 
 
-def test_catalog_lists_the_six_seed_models(offline_endpoint: Any) -> None:
-    catalog = httpx.get(f"{offline_endpoint.url}/catalog/models").json()
+def test_catalog_lists_the_six_seed_models(stand_in: Any) -> None:
+    catalog = httpx.get(f"{stand_in.url}/catalog/models").json()
 
     assert {entry["id"] for entry in catalog} == {
         f"microsoft/Phi-3-{size}-instruct"
@@ -536,7 +536,7 @@ def _run(coroutine_function: Callable[[AsyncChatCompletionsClient], Any], url: s
     return asyncio.run(main())
 
 
-def test_aio_basic_multi_turn_and_model_info(offline_endpoint: Any) -> None:
+def test_aio_basic_multi_turn_and_model_info(stand_in: Any) -> None:
     async def calls(client: AsyncChatCompletionsClient) -> tuple[Any, Any, Any]:
         return (
             await client.complete(messages=[SYSTEM, FRANCE]),
@@ -544,7 +544,7 @@ def test_aio_basic_multi_turn_and_model_info(offline_endpoint: Any) -> None:
             await client.get_model_info(),
         )
 
-    basic, multi_turn, info = _run(calls, offline_endpoint.url + "/inference")
+    basic, multi_turn, info = _run(calls, stand_in.url + "/inference")
 
     assert "Paris" in basic.choices[0].message.content
     _assert_usage_adds_up(basic.usage)
@@ -552,12 +552,12 @@ def test_aio_basic_multi_turn_and_model_info(offline_endpoint: Any) -> None:
     assert info.model_type == "chat-completion"
 
 
-def test_aio_streaming(offline_endpoint: Any) -> None:
+def test_aio_streaming(stand_in: Any) -> None:
     async def stream(client: AsyncChatCompletionsClient) -> list[Any]:
         response = await client.complete(stream=True, messages=[SYSTEM, EXERCISE])
         return [update async for update in response]
 
-    updates = _run(stream, offline_endpoint.url)
+    updates = _run(stream, stand_in.url)
 
     choices = [update.choices[0] for update in updates if update.choices]
     assert choices[0].delta.role == "assistant"
@@ -568,19 +568,19 @@ def test_aio_streaming(offline_endpoint: Any) -> None:
 
 
 @pytest.mark.parametrize("fault", sorted(FAULT_EXPECTATIONS))
-def test_aio_fault_surfaces_as_the_sdk_exception(offline_endpoint: Any, fault: str) -> None:
+def test_aio_fault_surfaces_as_the_sdk_exception(stand_in: Any, fault: str) -> None:
     error_class, status, code = FAULT_EXPECTATIONS[fault]
-    offline_endpoint.faults.add(fault)
+    stand_in.faults.add(fault)
 
     with pytest.raises(HttpResponseError) as raised:
-        _run(lambda client: client.complete(messages=[FRANCE], retry_total=0), offline_endpoint.url)
+        _run(lambda client: client.complete(messages=[FRANCE], retry_total=0), stand_in.url)
 
     assert type(raised.value) is error_class
     assert (raised.value.status_code, raised.value.error.code) == (status, code)
 
 
-def test_aio_cut_stream_raises_after_some_content(offline_endpoint: Any) -> None:
-    offline_endpoint.faults.add("cut_stream")
+def test_aio_cut_stream_raises_after_some_content(stand_in: Any) -> None:
+    stand_in.faults.add("cut_stream")
     received: list[str] = []
 
     async def stream(client: AsyncChatCompletionsClient) -> None:
@@ -590,18 +590,18 @@ def test_aio_cut_stream_raises_after_some_content(offline_endpoint: Any) -> None
                 received.append(update.choices[0].delta.content)
 
     with pytest.raises(HttpResponseError):
-        _run(stream, offline_endpoint.url)
+        _run(stream, stand_in.url)
     assert len(received) > 10
 
 
-def test_aio_sdk_retry_honours_retry_after(offline_endpoint: Any) -> None:
-    before = len(offline_endpoint.requests)
-    offline_endpoint.faults.add("rate_limit_minute")
+def test_aio_sdk_retry_honours_retry_after(stand_in: Any) -> None:
+    before = len(stand_in.requests)
+    stand_in.faults.add("rate_limit_minute")
 
-    response = _run(lambda client: client.complete(messages=[FRANCE]), offline_endpoint.url)
+    response = _run(lambda client: client.complete(messages=[FRANCE]), stand_in.url)
 
     assert "Paris" in response.choices[0].message.content
-    assert [r.status for r in _requests_since(offline_endpoint, before)] == [429, 200]
+    assert [r.status for r in _requests_since(stand_in, before)] == [429, 200]
 
 
 # --- standalone ------------------------------------------------------------------------------

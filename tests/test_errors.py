@@ -38,8 +38,8 @@ from chat_helpers.failures import HttpFailure, retry_after_seconds
 from chat_helpers.ipython_hook import install_explanations
 from IPython.core.interactiveshell import InteractiveShell
 
-from conftest import TEST_KEY, TEST_MODEL
 from offline_endpoint import OfflineEndpoint, start_in_background
+from tests.support import TEST_KEY, TEST_MODEL
 
 QUESTION = [UserMessage(content="What is the capital of France?")]
 LONG_QUESTION = [UserMessage(content="Give me 5 good reasons why I should exercise every day.")]
@@ -189,8 +189,8 @@ def test_a_stream_cut_off_keeps_what_arrived_marked_incomplete(
 
 
 @pytest.fixture
-def openai_client(offline_endpoint: OfflineEndpoint) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=offline_endpoint.url + "/v1", api_key=TEST_KEY, max_retries=0) as client:
+def openai_client(stand_in: OfflineEndpoint) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=stand_in.url + "/v1", api_key=TEST_KEY, max_retries=0) as client:
         yield client
 
 
@@ -222,42 +222,42 @@ def test_openai_connection_refused_and_cut_stream_are_told_apart(openai_client: 
 
 
 def test_a_per_minute_429_is_retried_after_the_advertised_wait(
-        client: ChatCompletionsClient, offline_endpoint: OfflineEndpoint,
+        client: ChatCompletionsClient, stand_in: OfflineEndpoint,
         capsys: pytest.CaptureFixture[str]) -> None:
-    before = len(offline_endpoint.requests)
-    offline_endpoint.faults.add("rate_limit_minute")  # retry-after: 1
+    before = len(stand_in.requests)
+    stand_in.faults.add("rate_limit_minute")  # retry-after: 1
     response = call_with_retry(client.complete, messages=QUESTION)
     assert response.choices[0].message.content == "The capital of France is Paris."
     assert capsys.readouterr().out == "Rate limited (UserByModelByMinute): waiting 1 s, then retrying.\n"
-    limited, answered = list(offline_endpoint.requests)[before:]  # the SDK itself retried nothing
+    limited, answered = list(stand_in.requests)[before:]  # the SDK itself retried nothing
     assert (limited.status, answered.status) == (429, 200)
     assert answered.at - limited.at >= 1.0
 
 
-def test_a_per_day_429_is_not_retried(client: ChatCompletionsClient, offline_endpoint: OfflineEndpoint,
+def test_a_per_day_429_is_not_retried(client: ChatCompletionsClient, stand_in: OfflineEndpoint,
                                       capsys: pytest.CaptureFixture[str]) -> None:
-    before = len(offline_endpoint.requests)
-    offline_endpoint.faults.add("rate_limit_day")  # retry-after: 5631
+    before = len(stand_in.requests)
+    stand_in.faults.add("rate_limit_day")  # retry-after: 5631
     waits: list[float] = []  # a wrong retry is recorded here instead of sleeping for 94 minutes
     error = fail(lambda: call_with_retry(client.complete, messages=QUESTION, longest_wait=10_000,
                                          sleep=waits.append))
     assert waits == []
-    assert [r.status for r in list(offline_endpoint.requests)[before:]] == [429]
+    assert [r.status for r in list(stand_in.requests)[before:]] == [429]
     assert "do not retry" in "\n".join(error.__notes__)
     assert capsys.readouterr().out == ""
 
 
-def test_a_retry_gives_up_after_its_attempts(client: ChatCompletionsClient, offline_endpoint: OfflineEndpoint,
+def test_a_retry_gives_up_after_its_attempts(client: ChatCompletionsClient, stand_in: OfflineEndpoint,
                                              capsys: pytest.CaptureFixture[str]) -> None:
-    offline_endpoint.faults.add("rate_limit_minute", times=2)
+    stand_in.faults.add("rate_limit_minute", times=2)
     error = fail(lambda: call_with_retry(client.complete, messages=QUESTION, attempts=2))
     assert isinstance(error, HttpResponseError) and error.status_code == 429
     assert capsys.readouterr().out.count("waiting 1 s") == 1
 
 
 @pytest.fixture
-def conversation(client: ChatCompletionsClient, offline_endpoint: OfflineEndpoint) -> Conversation:
-    settings = Settings("offline", "the offline endpoint", TEST_MODEL, offline_endpoint.url)
+def conversation(client: ChatCompletionsClient, stand_in: OfflineEndpoint) -> Conversation:
+    settings = Settings("offline", "the offline endpoint", TEST_MODEL, stand_in.url)
     connection = Connection(settings, client, context_window=8192)
     chat = Conversation(connection)
     chat.ask("What is the capital of France?")
@@ -265,9 +265,9 @@ def conversation(client: ChatCompletionsClient, offline_endpoint: OfflineEndpoin
 
 
 def test_a_failed_turn_leaves_the_history_unchanged_and_the_retry_stores_it_once(
-        conversation: Conversation, offline_endpoint: OfflineEndpoint) -> None:
+        conversation: Conversation, stand_in: OfflineEndpoint) -> None:
     history = conversation.as_dicts()
-    offline_endpoint.faults.add("server_error")
+    stand_in.faults.add("server_error")
     fail(lambda: conversation.ask("What about Spain?", retry_total=0))
     assert conversation.as_dicts() == history
 
@@ -279,8 +279,8 @@ def test_a_failed_turn_leaves_the_history_unchanged_and_the_retry_stores_it_once
 
 
 def test_a_turn_retried_after_a_429_is_sent_with_its_history_and_stored_once(
-        conversation: Conversation, offline_endpoint: OfflineEndpoint, capsys: pytest.CaptureFixture[str]) -> None:
-    offline_endpoint.faults.add("rate_limit_minute")
+        conversation: Conversation, stand_in: OfflineEndpoint, capsys: pytest.CaptureFixture[str]) -> None:
+    stand_in.faults.add("rate_limit_minute")
     response = call_with_retry(conversation.ask, "What about Spain?")
     assert "waiting 1 s" in capsys.readouterr().out
     assert response.choices[0].message.content.startswith("The capital of Spain is Madrid.")

@@ -20,7 +20,7 @@ from chat_helpers import (
     StreamedAnswer,
     display,
     finish_reason,
-    offline_endpoint,
+    practice_endpoint,
     read_stream,
     show_answer,
     show_messages,
@@ -31,9 +31,10 @@ from chat_helpers import (
 from chat_helpers.display import CURSOR, SDK_STREAM_LOGGER
 from IPython.utils.capture import capture_output
 
+from tests.support import REASONS
+
 ROOT = Path(__file__).resolve().parent.parent
 GOLDFISH = "Suggest a name for a pet goldfish."
-REASONS = "Give me 5 good reasons why I should exercise every day."
 
 pytestmark = pytest.mark.usefixtures("shell")  # so displays are captured as a notebook stores them
 
@@ -174,7 +175,7 @@ def test_a_stream_cut_off_midway_keeps_what_arrived_and_is_marked_incomplete(cha
 
 
 def test_a_queued_cut_stream_fault_is_kept_as_the_answer_error_not_raised(chat: Connection) -> None:
-    offline_endpoint().faults.add("cut_stream")
+    practice_endpoint().faults.add("cut_stream")
     answer = read_stream(ask(chat, REASONS, stream=True))
     assert answer.error is not None and not answer.complete and answer.text
     assert read_stream(ask(chat, REASONS, stream=True)).complete  # the fault was used once

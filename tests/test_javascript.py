@@ -50,45 +50,45 @@ def assert_key_not_shown(result: subprocess.CompletedProcess[str]) -> None:
 
 
 @pytest.mark.parametrize("base_path", ["", "/inference", "/v1"])
-def test_basic_sample_prints_the_answer(node: str, offline_endpoint: OfflineEndpoint, base_path: str) -> None:
-    result = run_sample(node, "basic", **offline_settings(offline_endpoint, base_path))
+def test_basic_sample_prints_the_answer(node: str, stand_in: OfflineEndpoint, base_path: str) -> None:
+    result = run_sample(node, "basic", **offline_settings(stand_in, base_path))
 
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout == "The capital of France is Paris.\n"
-    last = offline_endpoint.requests[-1]
+    last = stand_in.requests[-1]
     assert (last.path, last.model, last.stream) == (f"{base_path}/chat/completions", TEST_MODEL, False)
     assert "Authorization" in last.auth_headers
 
 
-def test_multi_turn_sample_answers_the_follow_up_in_context(node: str, offline_endpoint: OfflineEndpoint) -> None:
-    result = run_sample(node, "multi_turn", **offline_settings(offline_endpoint))
+def test_multi_turn_sample_answers_the_follow_up_in_context(node: str, stand_in: OfflineEndpoint) -> None:
+    result = run_sample(node, "multi_turn", **offline_settings(stand_in))
 
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout.startswith("The capital of Spain is Madrid.")
 
 
-def test_streaming_sample_prints_the_whole_streamed_answer(node: str, offline_endpoint: OfflineEndpoint) -> None:
+def test_streaming_sample_prints_the_whole_streamed_answer(node: str, stand_in: OfflineEndpoint) -> None:
     messages = [{"role": "system", "content": "You are a helpful assistant."},
                 {"role": "user", "content": EXERCISE_PROMPT}]
-    result = run_sample(node, "streaming", **offline_settings(offline_endpoint))
+    result = run_sample(node, "streaming", **offline_settings(stand_in))
 
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout == scripted_reply(messages, TEST_MODEL) + "\n"
     assert result.stdout.count("\n") > 5  # all five reasons, line breaks kept
-    assert offline_endpoint.requests[-1].stream
+    assert stand_in.requests[-1].stream
 
 
-def test_samples_work_with_localhost_spelled_out(node: str, offline_endpoint: OfflineEndpoint) -> None:
-    settings = offline_settings(offline_endpoint)
+def test_samples_work_with_localhost_spelled_out(node: str, stand_in: OfflineEndpoint) -> None:
+    settings = offline_settings(stand_in)
     settings["CHAT_ENDPOINT_URL"] = settings["CHAT_ENDPOINT_URL"].replace("127.0.0.1", "localhost")
     result = run_sample(node, "basic", **settings)
 
     assert (result.returncode, result.stdout) == (0, "The capital of France is Paris.\n")
 
 
-def test_an_error_response_is_reported_without_the_key(node: str, offline_endpoint: OfflineEndpoint) -> None:
-    offline_endpoint.faults.add("retired")
-    result = run_sample(node, "basic", **offline_settings(offline_endpoint))
+def test_an_error_response_is_reported_without_the_key(node: str, stand_in: OfflineEndpoint) -> None:
+    stand_in.faults.add("retired")
+    result = run_sample(node, "basic", **offline_settings(stand_in))
 
     assert result.returncode == 1
     assert result.stdout == ""
@@ -97,9 +97,9 @@ def test_an_error_response_is_reported_without_the_key(node: str, offline_endpoi
     assert_key_not_shown(result)
 
 
-def test_a_streaming_error_names_the_status(node: str, offline_endpoint: OfflineEndpoint) -> None:
-    offline_endpoint.faults.add("unauthorized")
-    result = run_sample(node, "streaming", **offline_settings(offline_endpoint))
+def test_a_streaming_error_names_the_status(node: str, stand_in: OfflineEndpoint) -> None:
+    stand_in.faults.add("unauthorized")
+    result = run_sample(node, "streaming", **offline_settings(stand_in))
 
     assert result.returncode == 1
     assert "http operation failed with 401 code" in result.stderr
@@ -107,9 +107,9 @@ def test_a_streaming_error_names_the_status(node: str, offline_endpoint: Offline
 
 
 @pytest.mark.parametrize("sample", ["basic", "multi_turn", "streaming"])
-def test_plain_http_to_another_machine_is_refused(node: str, offline_endpoint: OfflineEndpoint, sample: str) -> None:
-    seen = len(offline_endpoint.requests)
-    settings = offline_settings(offline_endpoint)
+def test_plain_http_to_another_machine_is_refused(node: str, stand_in: OfflineEndpoint, sample: str) -> None:
+    seen = len(stand_in.requests)
+    settings = offline_settings(stand_in)
     settings["CHAT_ENDPOINT_URL"] = "http://192.0.2.10:8000/v1"  # TEST-NET-1: never a real machine
     result = run_sample(node, sample, **settings)
 
@@ -117,13 +117,13 @@ def test_plain_http_to_another_machine_is_refused(node: str, offline_endpoint: O
     assert result.stdout == ""
     assert "plain http:// to another machine would send your key unencrypted" in result.stderr
     assert_key_not_shown(result)
-    assert len(offline_endpoint.requests) == seen
+    assert len(stand_in.requests) == seen
 
 
 @pytest.mark.parametrize("missing", SETTINGS_VARIABLES)
-def test_a_missing_variable_says_to_run_connect_first(node: str, offline_endpoint: OfflineEndpoint,
+def test_a_missing_variable_says_to_run_connect_first(node: str, stand_in: OfflineEndpoint,
                                                       missing: str) -> None:
-    settings: dict[str, str | None] = {**offline_settings(offline_endpoint), missing: None}
+    settings: dict[str, str | None] = {**offline_settings(stand_in), missing: None}
     result = run_sample(node, "basic", **settings)
 
     assert result.returncode == 2

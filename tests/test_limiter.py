@@ -19,8 +19,8 @@ from azure.ai.inference.models import UserMessage
 from azure.core.credentials import AzureKeyCredential
 from chat_helpers import RequestPacer
 
-from conftest import TEST_KEY, TEST_MODEL
 from offline_endpoint import OfflineEndpoint, Pacing, RateLimits, start_in_background
+from tests.support import TEST_KEY, TEST_MODEL
 
 QUESTION = [UserMessage(content="What is the capital of France?")]
 WINDOW_SECONDS = 0.5

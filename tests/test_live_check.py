@@ -70,32 +70,32 @@ def test_the_retired_provider_is_not_checked_and_says_what_to_set() -> None:
                                     "Note: GitHub Models was retired on 2026-07-30")
 
 
-def test_a_server_that_is_not_running_is_reported(offline_endpoint: OfflineEndpoint) -> None:
+def test_a_server_that_is_not_running_is_reported(stand_in: OfflineEndpoint) -> None:
     result = live_check(CHAT_PROVIDER="local", LOCAL_BASE_URL="http://127.0.0.1:9/v1")
     assert result.returncode == 1
     assert "Cannot reach http://127.0.0.1:9/v1 (Connection refused). Is the server running" in result.stdout
 
 
 def test_the_notebooks_run_against_the_configured_provider_and_are_reported(
-        offline_endpoint: OfflineEndpoint) -> None:
-    seen_before = len(offline_endpoint.requests)
-    result = live_check(str(NOTEBOOK), CHAT_PROVIDER="foundry", FOUNDRY_ENDPOINT=f"{offline_endpoint.url}/models",
+        stand_in: OfflineEndpoint) -> None:
+    seen_before = len(stand_in.requests)
+    result = live_check(str(NOTEBOOK), CHAT_PROVIDER="foundry", FOUNDRY_ENDPOINT=f"{stand_in.url}/models",
                         FOUNDRY_API_KEY=KEY)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == f"Live check: Connected to Microsoft Foundry at {offline_endpoint.url}/models. " \
+    assert lines[0] == f"Live check: Connected to Microsoft Foundry at {stand_in.url}/models. " \
                        "Model: Phi-3-mini-4k-instruct."
     assert lines[2].split() == ["08_openai_sdk.ipynb", "pass", "11/11"]
     assert KEY not in result.stdout + result.stderr
-    received = {(r.path, r.model) for r in list(offline_endpoint.requests)[seen_before:]}
+    received = {(r.path, r.model) for r in list(stand_in.requests)[seen_before:]}
     assert received == {("/models/chat/completions", "Phi-3-mini-4k-instruct"),
                         ("/openai/v1/chat/completions", "Phi-3-mini-4k-instruct")}, \
         "the notebooks did not reach the provider: conftest.py must keep it when CHAT_LIVE_CHECK=1"
 
 
-def test_a_failing_cell_is_reported_with_its_notebook(offline_endpoint: OfflineEndpoint) -> None:
-    offline_endpoint.faults.add("unauthorized")  # the first call of the notebook: a wrong key
-    result = live_check(str(NOTEBOOK), CHAT_PROVIDER="foundry", FOUNDRY_ENDPOINT=f"{offline_endpoint.url}/models",
+def test_a_failing_cell_is_reported_with_its_notebook(stand_in: OfflineEndpoint) -> None:
+    stand_in.faults.add("unauthorized")  # the first call of the notebook: a wrong key
+    result = live_check(str(NOTEBOOK), CHAT_PROVIDER="foundry", FOUNDRY_ENDPOINT=f"{stand_in.url}/models",
                         FOUNDRY_API_KEY=KEY)
     assert result.returncode == 1
     # The helpers show an explanation instead of a traceback; it must count as a failure all the same,

@@ -8,13 +8,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from chat_helpers import Connection, StreamedAnswer
-from chat_helpers import offline_endpoint as notebook_endpoint
+from chat_helpers import Connection, StreamedAnswer, practice_endpoint
 from chat_helpers.display import CURSOR
 from chat_helpers.playground import Playground, answer_note, model_choices
 
-FRANCE = "What is the capital of France?"
-SPAIN = "What about Spain?"
+from tests.support import FRANCE, SPAIN
+
 EXERCISE = "Give me 5 good reasons why I should exercise every day."
 
 
@@ -181,7 +180,7 @@ def test_small_max_tokens_cuts_the_answer_and_says_so(playground: Playground) ->
 def test_an_error_is_explained_and_the_conversation_stays(playground: Playground) -> None:
     type_and_send(playground, FRANCE)
     before = playground.messages()
-    notebook_endpoint().faults.add("retired")
+    practice_endpoint().faults.add("retired")
 
     type_and_send(playground, SPAIN)
 
@@ -200,7 +199,7 @@ def test_an_error_is_explained_and_the_conversation_stays(playground: Playground
 
 
 def test_a_stream_cut_off_midway_is_not_stored(playground: Playground) -> None:
-    notebook_endpoint().faults.add("cut_stream")
+    practice_endpoint().faults.add("cut_stream")
 
     type_and_send(playground, EXERCISE)
 

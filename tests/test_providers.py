@@ -26,15 +26,14 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
 from offline_endpoint import OfflineEndpoint
+from tests.support import FRANCE, SPAIN
 
 KEY = "provider-test-key-3e8f05"  # distinctive, so a test can search the output for it
 # The provider's variables, and what connect() exports; the offline pacing stays as the tests set it.
 CONFIG_VARIABLES = (*(name for name in VARIABLES if not name.startswith("OFFLINE_")),
                     "CHAT_ENDPOINT_URL", "CHAT_API_KEY", "CHAT_MODEL_ID")
 SYSTEM = "You are a helpful assistant."
-FRANCE = "What is the capital of France?"
 PARIS = "The capital of France is Paris."
-SPAIN = "What about Spain?"
 EXERCISE = "Give me 5 good reasons why I should exercise every day."
 AZURE_AUTH = ("Authorization", "api-key")  # AzureKeyCredential sends the key both ways
 OPENAI_AUTH = ("Authorization",)  # the openai SDK: Bearer only
@@ -177,14 +176,14 @@ SDKS = {
 @pytest.mark.parametrize("sdk", SDKS)
 @pytest.mark.parametrize("name", PROFILES)
 def test_profile_sends_what_its_provider_expects_and_shows_what_offline_shows(
-        name: str, sdk: str, offline_endpoint: OfflineEndpoint, configure: Callable[[dict[str, str]], None],
+        name: str, sdk: str, stand_in: OfflineEndpoint, configure: Callable[[dict[str, str]], None],
         capsys: pytest.CaptureFixture, shell: InteractiveShell, offline_outputs: list[str]) -> None:
     profile = PROFILES[name]
     run_seeds, path_attribute, auth_headers = SDKS[sdk]
-    chat = connect_profile(profile, offline_endpoint, configure, capsys)
-    seen_before = len(offline_endpoint.requests)
+    chat = connect_profile(profile, stand_in, configure, capsys)
+    seen_before = len(stand_in.requests)
     assert what_the_learner_sees(lambda: run_seeds(chat)) == offline_outputs
-    received = list(offline_endpoint.requests)[seen_before:]
+    received = list(stand_in.requests)[seen_before:]
     path = getattr(profile, path_attribute)
     assert [(r.path, r.auth_headers, r.model, r.stream, r.status) for r in received] == [
         (path, auth_headers, profile.model_id, stream, 200) for stream in (False, False, True)]
@@ -212,14 +211,14 @@ def test_offline_profile_over_http(configure: Callable[[dict[str, str]], None], 
     ("github-models", "Phi-3-small-8k-instruct", "microsoft/Phi-3-small-8k-instruct"),
 ])
 def test_a_lesson_model_in_dotenv_reaches_the_provider_as_its_own_id(
-        name: str, lesson_model: str, model_id: str, offline_endpoint: OfflineEndpoint,
+        name: str, lesson_model: str, model_id: str, stand_in: OfflineEndpoint,
         configure: Callable[[dict[str, str]], None]) -> None:
     profile = PROFILES[name]
-    configure({**{k: v.format(url=offline_endpoint.url) for k, v in profile.env.items()}, "CHAT_MODEL": lesson_model})
+    configure({**{k: v.format(url=stand_in.url) for k, v in profile.env.items()}, "CHAT_MODEL": lesson_model})
     chat = connect(quiet=True)
     response = chat.client.complete(messages=[UserMessage(content=FRANCE)], model=chat.model)
     assert response.choices[0].message.content == PARIS
-    assert offline_endpoint.requests[-1].model == model_id
+    assert stand_in.requests[-1].model == model_id
 
 
 @pytest.mark.parametrize(("name", "env", "message"), [
@@ -229,21 +228,21 @@ def test_a_lesson_model_in_dotenv_reaches_the_provider_as_its_own_id(
     ("github-models", {"GITHUB_TOKEN": ""}, "GITHUB_TOKEN is not set"),
 ])
 def test_a_mistake_is_reported_before_any_request(
-        name: str, env: dict[str, str], message: str, offline_endpoint: OfflineEndpoint,
+        name: str, env: dict[str, str], message: str, stand_in: OfflineEndpoint,
         configure: Callable[[dict[str, str]], None]) -> None:
     configured = {**PROFILES[name].env, **env}
-    configure({k: v.format(url=offline_endpoint.url) for k, v in configured.items()})
-    seen_before = len(offline_endpoint.requests)
+    configure({k: v.format(url=stand_in.url) for k, v in configured.items()})
+    seen_before = len(stand_in.requests)
     with pytest.raises(ConfigurationError, match=message):
         connect()
-    assert len(offline_endpoint.requests) == seen_before
+    assert len(stand_in.requests) == seen_before
 
 
 def test_the_retired_service_answers_410_and_the_helper_explains_it(
-        offline_endpoint: OfflineEndpoint, configure: Callable[[dict[str, str]], None],
+        stand_in: OfflineEndpoint, configure: Callable[[dict[str, str]], None],
         capsys: pytest.CaptureFixture) -> None:
-    chat = connect_profile(PROFILES["github-models"], offline_endpoint, configure, capsys)
-    offline_endpoint.faults.add("retired", times=2)
+    chat = connect_profile(PROFILES["github-models"], stand_in, configure, capsys)
+    stand_in.faults.add("retired", times=2)
     with pytest.raises(HttpResponseError) as azure_error:
         chat.client.complete(messages=[UserMessage(content=FRANCE)], model=chat.model)
     with pytest.raises(openai.APIStatusError) as openai_error:

@@ -20,6 +20,8 @@ from typing import Any
 import nbformat
 import pytest
 
+from collection_tools import KEPT_NOTEBOOK_METADATA
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 README = ROOT / "README.md"
@@ -209,7 +211,6 @@ def test_env_example_is_tracked_and_holds_no_value_for_a_key() -> None:
 LESSON = re.compile(r"^(\d\d[a-z]?)_[a-z0-9_]+\.ipynb$")  # 05a_errors.ipynb splits lesson 05
 LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
 CHAT_HELPERS_IMPORT = re.compile(r"^\s*(from\s+chat_helpers(\.\w+)*\s+import\b|import\s+chat_helpers\b)", re.M)
-KEPT_NOTEBOOK_METADATA = {"kernelspec", "language_info", "widgets"}
 KEPT_CELL_METADATA = {"tags"}
 
 
@@ -244,7 +245,7 @@ def test_notebook_is_stored_as_jupyterlab_4_writes_it(path: Path) -> None:
 @each_lesson
 def test_notebook_carries_no_stray_metadata(path: Path) -> None:
     notebook = read(path)
-    assert set(notebook.metadata) <= KEPT_NOTEBOOK_METADATA
+    assert set(notebook.metadata) <= set(KEPT_NOTEBOOK_METADATA)
     stray = {i: sorted(set(cell.metadata) - KEPT_CELL_METADATA)
              for i, cell in enumerate(notebook.cells, start=1) if set(cell.metadata) - KEPT_CELL_METADATA}
     assert stray == {}, "run scripts/execute_notebooks.py, which cleans metadata"
@@ -293,7 +294,6 @@ def test_navigation_check_finds_a_stale_line(tmp_path: Path) -> None:
     (copy / "scripts").mkdir(parents=True)
     for name in ("navigation.py", "execute_notebooks.py"):
         (copy / "scripts" / name).write_text((ROOT / "scripts" / name).read_text(encoding="utf-8"), encoding="utf-8")
-    (copy / "test_settings.py").write_text((ROOT / "test_settings.py").read_text(encoding="utf-8"), encoding="utf-8")
     (copy / "README.md").write_text(README.read_text(encoding="utf-8"), encoding="utf-8")
     (copy / "notebooks").mkdir()
     for path in lessons():

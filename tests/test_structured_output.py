@@ -18,11 +18,11 @@ from chat_helpers import Connection, finish_reason
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, Field
-from schema_strategies import object_schemas
 
-from conftest import TEST_KEY, TEST_MODEL
 from offline_endpoint import OfflineEndpoint
 from offline_endpoint.json_values import pattern_example
+from tests.schema_strategies import object_schemas
+from tests.support import TEST_KEY, TEST_MODEL
 
 SDKS = ["azure-ai-inference", "openai"]
 # The lesson's schema and prompts (notebooks/09_structured_output.ipynb).
@@ -44,8 +44,8 @@ DESCRIBE_MADRID = "Describe Madrid in JSON with the keys city, country, populati
 
 
 @pytest.fixture
-def openai_client(offline_endpoint: OfflineEndpoint) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=offline_endpoint.url + "/v1", api_key=TEST_KEY, max_retries=0) as client:
+def openai_client(stand_in: OfflineEndpoint) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=stand_in.url + "/v1", api_key=TEST_KEY, max_retries=0) as client:
         yield client
 
 

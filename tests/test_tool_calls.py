@@ -26,10 +26,10 @@ from azure.core.exceptions import HttpResponseError
 from chat_helpers import Connection, finish_reason
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from schema_strategies import object_schemas
 
-from conftest import TEST_KEY, TEST_MODEL
 from offline_endpoint import OfflineEndpoint
+from tests.schema_strategies import object_schemas
+from tests.support import TEST_KEY, TEST_MODEL
 
 SDKS = ["azure-ai-inference", "openai"]
 # The lesson's two tools and their data (notebooks/10_tool_calling.ipynb).
@@ -114,8 +114,8 @@ class Chat:
 
 
 @pytest.fixture
-def openai_client(offline_endpoint: OfflineEndpoint) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=offline_endpoint.url + "/v1", api_key=TEST_KEY, max_retries=0) as client:
+def openai_client(stand_in: OfflineEndpoint) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=stand_in.url + "/v1", api_key=TEST_KEY, max_retries=0) as client:
         yield client
 
 

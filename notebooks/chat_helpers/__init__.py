@@ -34,15 +34,12 @@ from .javascript import ensure_node_packages
 from .playground import Playground, show_playground
 from .retries import RequestPacer, call_with_retry
 
-# Lessons 05 and 07 were written with this name; practice_endpoint says what it is.
-offline_endpoint = practice_endpoint
-
 __all__ = [
     "AnswerCache", "AsyncRequestPacer", "ConfigurationError", "Connection", "Conversation", "Explanation",
     "LESSON_MODELS", "ModelAnswer", "Playground", "RequestPacer", "StreamedAnswer", "async_inference_client",
     "async_openai_client", "call_with_retry", "check_answer", "connect", "ensure_node_packages",
     "estimate_tokens", "explain", "explain_answer", "explain_errors", "finish_reason", "last_error",
-    "load_settings", "most_in_any_window", "offline_endpoint", "practice_endpoint", "practice_fault",
+    "load_settings", "most_in_any_window", "practice_endpoint", "practice_fault",
     "read_stream", "show_answer", "show_error", "show_messages", "show_playground", "show_usage",
     "stream_answer", "usage_line",
 ]
