@@ -327,3 +327,16 @@ def test_readme_lists_every_notebook_in_order() -> None:
     assert missing == [], "README.md should link to every notebook (as notebooks/NN_name.ipynb)"
     order = [lesson.name for lesson in sorted(lessons(), key=lambda lesson: positions[lesson.resolve()])]
     assert order == [lesson.name for lesson in lessons()]
+
+
+def test_code_finds_the_packages_by_the_editable_install_alone() -> None:
+    """No script, benchmark or test edits sys.path or imports a conftest: the editable install
+    (`-e .`) makes every package importable the same way from any folder."""
+    offenders = []
+    for name in tracked_files():
+        if not name.endswith(".py") or name == "tests/test_repository_hygiene.py":
+            continue
+        text = (ROOT / name).read_text(encoding="utf-8")
+        if re.search(r"^\s*sys\.path(\.insert|\.append|\[| =|\s*\+=)", text, re.M) or "from conftest import" in text:
+            offenders.append(name)
+    assert offenders == []
