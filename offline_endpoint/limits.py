@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 
+from model_facts import FREE_TIER
+
 from .errors import ApiError
 
 
@@ -35,9 +37,9 @@ class RateLimits:
     @classmethod
     def free_tier(cls) -> RateLimits:
         return cls(
-            per_minute=Window(15, 60, "UserByModelByMinute"),
-            per_day=Window(150, 86400, "UserByModelByDay"),
-            concurrent=5,
+            per_minute=Window(FREE_TIER.requests_per_minute, 60, "UserByModelByMinute"),
+            per_day=Window(FREE_TIER.requests_per_day, 86400, "UserByModelByDay"),
+            concurrent=FREE_TIER.concurrent,
         )
 
     @classmethod
