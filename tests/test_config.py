@@ -301,3 +301,34 @@ def test_env_example_documents_every_variable_and_no_other() -> None:
     assigned = set(re.findall(r"^([A-Z_]+)=", text, re.M))
     assert assigned <= set(VARIABLES)
     assert [name for name in VARIABLES if name not in text] == []
+
+
+# --- the built-in model's file ---
+
+@pytest.mark.parametrize(("make", "says"), [
+    pytest.param(lambda folder: folder / "missing.gguf", "which is not a file", id="missing"),
+    pytest.param(lambda folder: folder, "which is not a file", id="a-folder"),
+    pytest.param(lambda folder: (folder / "notes.gguf", (folder / "notes.gguf").write_text("not a model"))[0],
+                 "which is not a GGUF model file", id="not-gguf"),
+])
+def test_a_wrong_model_file_is_one_line_naming_the_variable(project: Path, make, says: str) -> None:
+    path = make(project)
+    message = error_of({"CHAT_PROVIDER": "local", "LOCAL_SERVER": "built-in", "LOCAL_MODEL_FILE": str(path)})
+    assert message.startswith(f"LOCAL_MODEL_FILE names {str(path)!r}, {says}")
+
+
+def test_an_unreadable_model_file_is_one_line_naming_the_variable(project: Path) -> None:
+    # A file whose first bytes cannot be read, whoever runs the test (root reads any mode 000 file).
+    unreadable = "/proc/self/mem"
+    message = error_of({"CHAT_PROVIDER": "local", "LOCAL_SERVER": "built-in", "LOCAL_MODEL_FILE": unreadable})
+    assert message.startswith(f"LOCAL_MODEL_FILE names {unreadable!r}, which cannot be read (")
+
+
+def test_a_relative_model_file_is_found_from_the_project_folder(project: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    (project / "models").mkdir()
+    (project / "models" / "tiny.gguf").write_bytes(b"GGUF and the rest")
+    write_env(project, CHAT_PROVIDER="local", LOCAL_SERVER="built-in", LOCAL_MODEL_FILE="models/tiny.gguf")
+    (project / "notebooks").mkdir()
+    monkeypatch.chdir(project / "notebooks")  # where a notebook's kernel runs
+    assert load_settings().built_in.model_file == str(project / "models" / "tiny.gguf")

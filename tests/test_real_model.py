@@ -8,8 +8,12 @@ explained from the fields it sends.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from azure.ai.inference.models import UserMessage
 from azure.core.exceptions import HttpResponseError
@@ -90,3 +94,20 @@ def test_a_prompt_over_the_real_context_is_explained_with_the_servers_counts(rea
     assert text.startswith("The prompt is too long for the model: ")
     assert f"over the limit of {real.context_window}" in text
     assert "about" not in text.splitlines()[0]  # the server counted, so the count is exact
+
+
+def test_the_built_in_server_ends_with_the_process_that_started_it() -> None:
+    # A kernel is a Python process like this one: the server lives in its threads, so nothing outlives it.
+    started = ("import urllib.request\n"
+               "from chat_helpers import connect\n"
+               "connection = connect(real=True, quiet=True)\n"
+               "health = urllib.request.urlopen(connection.endpoint.removesuffix('/v1') + '/health').status\n"
+               "print(connection.endpoint, health, flush=True)\n")
+    env = {**os.environ, "CHAT_PROVIDER": "offline"}
+    result = subprocess.run([sys.executable, "-c", started], capture_output=True, text=True, timeout=120, env=env,
+                            check=True)
+    endpoint, health = result.stdout.split()
+    assert health == "200"  # it served while its process ran
+    assert endpoint.startswith("http://127.0.0.1:") and endpoint.endswith("/v1")
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(endpoint.removesuffix("/v1") + "/health", timeout=5)
