@@ -20,15 +20,15 @@ import re
 import tempfile
 import time
 from bisect import bisect_left
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from .connection import ENTRA_SCOPE, Connection, entra_credential
+from .retries import PacingRule
 
 
-class AsyncRequestPacer:
+class AsyncRequestPacer(PacingRule):
     """The async twin of ``RequestPacer`` (lesson 05): at most ``requests`` per ``per_seconds``,
     and at most ``concurrent`` at once if given, for tasks of one event loop.
 
@@ -40,14 +40,7 @@ class AsyncRequestPacer:
 
     def __init__(self, requests: int, per_seconds: float = 60, concurrent: int | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        if requests < 1 or per_seconds <= 0 or (concurrent is not None and concurrent < 1):
-            raise ValueError("requests and concurrent must be at least 1, per_seconds above 0")
-        self.requests = requests
-        self.per_seconds = per_seconds
-        self.concurrent = concurrent
-        self._clock = clock
-        self._ended: deque[float] = deque()  # when the requests still inside the window ended
-        self._in_flight = 0
+        super().__init__(requests, per_seconds, concurrent, clock)
         self._changed: asyncio.Condition | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -57,17 +50,6 @@ class AsyncRequestPacer:
         if self._changed is None or self._loop is not loop:
             self._changed, self._loop = asyncio.Condition(), loop
         return self._changed
-
-    def _wait_needed(self) -> float | None:
-        """0 if a request may go now, else how long until a place frees (None: when one ends)."""
-        now = self._clock()
-        while self._ended and self._ended[0] <= now - self.per_seconds:
-            self._ended.popleft()
-        if self.concurrent is not None and self._in_flight >= self.concurrent:
-            return None
-        if self._in_flight + len(self._ended) < self.requests:
-            return 0
-        return self._ended[0] + self.per_seconds - now if self._ended else None
 
     async def __aenter__(self) -> AsyncRequestPacer:
         changed = self._condition()

@@ -72,14 +72,10 @@ def call_with_retry(call: Callable[..., T], *args: Any, attempts: int = 4, longe
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 
-class RequestPacer:
-    """Keeps requests within ``requests`` per ``per_seconds`` and ``concurrent`` at once.
-
-    Wrap each request in ``with pacer:``; it waits, when needed, until the request may go.
-    Safe to share between threads. A request counts from the moment it *ends*: by then the
-    service has surely counted it, so a service that counts arrivals in the same window never
-    sees one too many, however long each request took.
-    """
+class PacingRule:
+    """The rule both pacers keep: at most ``requests`` per ``per_seconds``, ``concurrent`` at once,
+    a request counting from the moment it ends. ``RequestPacer`` waits with threads,
+    ``AsyncRequestPacer`` with asyncio."""
 
     def __init__(self, requests: int, per_seconds: float = 60, concurrent: int | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -89,7 +85,6 @@ class RequestPacer:
         self.per_seconds = per_seconds
         self.concurrent = concurrent
         self._clock = clock
-        self._changed = threading.Condition()
         self._ended: deque[float] = deque()  # when the requests still inside the window ended
         self._in_flight = 0
 
@@ -103,6 +98,21 @@ class RequestPacer:
         if self._in_flight + len(self._ended) < self.requests:
             return 0
         return self._ended[0] + self.per_seconds - now if self._ended else None
+
+
+class RequestPacer(PacingRule):
+    """Keeps requests within ``requests`` per ``per_seconds`` and ``concurrent`` at once.
+
+    Wrap each request in ``with pacer:``; it waits, when needed, until the request may go.
+    Safe to share between threads. A request counts from the moment it *ends*: by then the
+    service has surely counted it, so a service that counts arrivals in the same window never
+    sees one too many, however long each request took.
+    """
+
+    def __init__(self, requests: int, per_seconds: float = 60, concurrent: int | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(requests, per_seconds, concurrent, clock)
+        self._changed = threading.Condition()
 
     def __enter__(self) -> RequestPacer:
         with self._changed:
