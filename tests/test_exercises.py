@@ -193,7 +193,8 @@ def test_03_a_slow_model_by_editing_env(repository_copy: Path) -> None:
     assert 1.9 <= float(first) <= 3.0, "nothing for 2 seconds"
     rate = (int(pieces) - 1) / (float(total) - float(first))
     assert 4 <= rate <= 5.5, f"about 5 tokens/s, not {rate:.1f}"
-    assert re.match(r"First token after (1\.9\d|2\.\d\d) s; then \d+ more in [\d.]+ s \([45] tokens/s\)", timing), timing
+    shape = r"First token after (1\.9\d|2\.\d\d) s; then \d+ more in [\d.]+ s \([45] tokens/s\)"
+    assert re.match(shape, timing), timing
 
 
 # --- 04 A playground ---------------------------------------------------------------------------------------------

@@ -111,3 +111,11 @@ def test_the_built_in_server_ends_with_the_process_that_started_it() -> None:
     assert endpoint.startswith("http://127.0.0.1:") and endpoint.endswith("/v1")
     with pytest.raises(httpx.ConnectError):
         httpx.get(endpoint.removesuffix("/v1") + "/health", timeout=5)
+
+
+def test_new_settings_in_env_never_start_a_second_server_in_the_kernel(
+        real: Connection, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("LOCAL_THREADS", "2")  # other settings than the running server's
+    again = connect(real=True, quiet=True)
+    assert again.endpoint == real.endpoint
+    assert "restart the kernel to use the new ones" in capsys.readouterr().out

@@ -50,20 +50,30 @@ def practice_endpoint() -> Any:
     return start_in_background(pacing=Pacing(*offline_pacing()), allow_fault_header=True)
 
 
-@functools.cache
+_built_in: dict[str, Any] = {}  # the one built-in server of this kernel, and the options it runs with
+
+
 def built_in_server(options: BuiltInModel) -> Any:
     """The built-in llama.cpp server of this kernel (a ``builtin_model`` server), started on first use.
 
-    One per kernel and per set of options: a second ``connect()`` reuses it. It serves from a
-    thread of this process, so it ends with the kernel and never outlives it.
+    Never a second one in the same kernel: a later ``connect()`` reuses it, and says so if `.env`
+    now asks for other settings (they apply after a kernel restart). It serves from a thread of
+    this process, so it ends with the kernel and never outlives it.
     """
+    if "server" in _built_in:
+        if _built_in["options"] != options:
+            print("(The built-in model already runs in this kernel with the settings it started with; "
+                  "restart the kernel to use the new ones from .env.)")
+        return _built_in["server"]
     import builtin_model
 
     try:
-        return builtin_model.start(options.model_file, threads=options.threads,
-                                   context_size=options.context_size, parallel=options.parallel)
+        server = builtin_model.start(options.model_file, threads=options.threads,
+                                     context_size=options.context_size, parallel=options.parallel)
     except builtin_model.BuiltinModelError as error:
         raise BuiltInModelFailed(str(error)) from None
+    _built_in.update(server=server, options=options)
+    return server
 
 
 @dataclass(frozen=True)
