@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+from collection_tools.raw_http import complete_response
+
 REPOSITORY = Path(__file__).resolve().parents[1]
 WAIT_SECONDS = 5.0
 IN_FLIGHT = 64
@@ -96,24 +98,6 @@ def mutate(request: bytes, rng: random.Random) -> bytes:
     return bytes(data)
 
 
-def complete_response(data: bytes, closed: bool = False) -> tuple[int, bytes] | None:
-    """(status, body) of the first response in ``data`` once it is whole (100 Continue skipped).
-    With neither Content-Length nor chunks (HTTP/1.0), the body is whole when the connection closes."""
-    while data.startswith(b"HTTP/1.1 100 ") and b"\r\n\r\n" in data:
-        data = data.split(b"\r\n\r\n", 1)[1]
-    if b"\r\n\r\n" not in data:
-        return None
-    head, body = data.split(b"\r\n\r\n", 1)
-    status = int(head.split(b" ", 2)[1])
-    length = re.search(rb"\r\nContent-Length: (\d+)", head, re.IGNORECASE)
-    if length:
-        size = int(length.group(1))
-        return (status, body[:size]) if len(body) >= size else None
-    if re.search(rb"\r\nTransfer-Encoding: chunked", head, re.IGNORECASE):
-        return (status, body) if body.endswith(b"0\r\n\r\n") else None
-    return (status, body) if closed else None
-
-
 def _why_unanswerable(request: bytes) -> str:
     """Which of the documented cases tornado closes without an answer ``request`` is, if any."""
     blank_line = re.search(rb"\r?\n\r?\n", request)
@@ -159,7 +143,7 @@ async def send(port: int, request: bytes) -> str:
         if outcome == "closed":
             return f"closed: {_why_unanswerable(request)}"
         return outcome
-    status, body = answer
+    status, _, body = answer
     if 400 <= status < 500:
         try:
             error = json.loads(body)["error"]

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from collection_tools.raw_http import complete_response
 from offline_endpoint import OfflineEndpoint, start_in_background
 from offline_endpoint.http1 import ConnectionLimits
 from tests.support import TEST_KEY, TEST_MODEL
@@ -40,21 +41,9 @@ class RawAnswer:
 
 
 def _complete(data: bytes, closed: bool = False) -> RawAnswer | None:
-    """The response in ``data`` if it is complete (interim 100 Continue skipped), else None.
-    With neither Content-Length nor chunks (HTTP/1.0), the body is whole when the connection closes."""
-    while data.startswith(b"HTTP/1.1 100 ") and b"\r\n\r\n" in data:
-        data = data.split(b"\r\n\r\n", 1)[1]
-    if b"\r\n\r\n" not in data:
-        return None
-    head, body = data.split(b"\r\n\r\n", 1)
-    status_line, *lines = head.decode("latin-1").split("\r\n")
-    headers = {name.strip().lower(): value.strip() for name, value in (line.split(":", 1) for line in lines)}
-    if "content-length" in headers:
-        length = int(headers["content-length"])
-        return RawAnswer(int(status_line.split()[1]), headers, body[:length]) if len(body) >= length else None
-    if headers.get("transfer-encoding") == "chunked":
-        return RawAnswer(int(status_line.split()[1]), headers, body) if body.endswith(b"0\r\n\r\n") else None
-    return RawAnswer(int(status_line.split()[1]), headers, body) if closed else None
+    """The response in ``data`` if it is complete, else None."""
+    response = complete_response(data, closed)
+    return None if response is None else RawAnswer(*response)
 
 
 def exchange(port: int, request: bytes, seconds: float = ANSWER_WITHIN_SECONDS) -> RawAnswer:
