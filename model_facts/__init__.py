@@ -40,6 +40,11 @@ class Retirement:
     message: str
     instead: str
 
+    @property
+    def what_to_do(self) -> str:
+        """``instead`` as a sentence of its own."""
+        return self.instead[0].upper() + self.instead[1:]
+
 
 @dataclass(frozen=True)
 class LessonModel:

@@ -26,7 +26,7 @@ VARIABLES = ("CHAT_PROVIDER", "CHAT_MODEL", "FOUNDRY_ENDPOINT", "FOUNDRY_API_KEY
              "LOCAL_THREADS", "LOCAL_CONTEXT_SIZE", "LOCAL_PARALLEL", "GITHUB_TOKEN",
              "GITHUB_MODELS_ENDPOINT", "OFFLINE_FIRST_TOKEN_SECONDS", "OFFLINE_TOKENS_PER_SECOND")
 RETIREMENT_NOTE = (f"Note: {RETIREMENT.message}, so every request will answer 410 Gone. "
-                   f"{RETIREMENT.instead[0].upper()}{RETIREMENT.instead[1:]}; .env.example shows how.")
+                   f"{RETIREMENT.what_to_do}; .env.example shows how.")
 BUILT_IN = "built-in"  # the LOCAL_SERVER that connect() starts itself
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
 # A run of 12+ letters and digits, both, between separators: the body of a key or token in any

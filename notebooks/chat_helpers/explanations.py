@@ -167,8 +167,7 @@ def _explain_http(answer: HttpFailure) -> Explanation | None:
     if status == 404:
         return _text("not_found", label=label, message=message)
     if status == 410:
-        return _text("retired", retired=RETIREMENT.message,
-                     instead=RETIREMENT.instead[0].upper() + RETIREMENT.instead[1:])
+        return _text("retired", retired=RETIREMENT.message, instead=RETIREMENT.what_to_do)
     if status == 429:
         return _rate_limited(answer)
     if code == "content_filter":
