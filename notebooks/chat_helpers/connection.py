@@ -173,12 +173,11 @@ def _check_answers(settings: Settings) -> None:
 
 
 def _started_here(settings: Settings) -> tuple[Settings, int | None, str]:
-    """``settings`` with the URL of the server this kernel starts for it, its context, and a note."""
+    """``settings`` with the URL of the server this kernel starts for it, its context (None when
+    the model's own is meant), and a note."""
     if settings.provider == "offline":
         url = practice_endpoint().url
-        model = find_model(settings.model)
-        return (replace(settings, endpoint=url, openai_base_url=url + "/v1", key=Secret(OFFLINE_KEY)),
-                model.context_window if model else None, "")
+        return replace(settings, endpoint=url, openai_base_url=url + "/v1", key=Secret(OFFLINE_KEY)), None, ""
     assert settings.built_in is not None
     server = built_in_server(settings.built_in)
     note = f"Model file: {server.model_file.name}."
@@ -212,11 +211,10 @@ def connect(model: str | None = None, *, quiet: bool = False, real: bool = False
     context_window, note = None, ""
     if settings.endpoint is None:
         settings, context_window, note = _started_here(settings)
-    else:
-        if settings.provider == "local":
-            _check_answers(settings)
-        known = find_model(settings.model)
-        context_window = known.context_window if known else None
+    elif settings.provider == "local":
+        _check_answers(settings)
+    if context_window is None and (known := find_model(settings.model)):
+        context_window = known.context_window
     assert settings.endpoint is not None
     if settings.use_entra_id:
         client = ChatCompletionsClient(endpoint=settings.endpoint, credential=entra_credential(),
