@@ -159,9 +159,13 @@ def test_the_stand_in_goes_once_node_is_there(node: str, monkeypatch: pytest.Mon
 
 
 def nodeless_path(folder: Path) -> str:
-    """A PATH with the few tools lesson 07's cells use besides node (env for `!env -u ...`), and no node."""
+    """A PATH with the few tools lesson 07's cells use besides node, and no node.
+
+    IPython runs `!` commands with $SHELL, or with the `sh` it finds on PATH when SHELL is unset (as in CI),
+    and `!env -u ...` needs env.
+    """
     folder.mkdir()
-    for tool in ("env", "cat", "ls"):
+    for tool in ("sh", "env", "cat", "ls"):
         found = shutil.which(tool)
         if found:
             (folder / tool).symlink_to(found)
