@@ -1,4 +1,7 @@
-"""Scripted answers, from the ``answers/*.toml`` files and any added.
+"""Scripted answers, from the ``answers/**/*.toml`` files and any added.
+
+Answers in another language than English live in a folder named after it (``answers/zh/``), and
+each language has its own ``[fallback]`` reply, given in the language of the prompt.
 
 Token counts (``usage`` and the limits) are ``model_facts``' rough count, the one the notebooks'
 helper uses too: prompt + completion = total, and a streamed answer arrives in exactly
@@ -14,6 +17,8 @@ from pathlib import Path
 
 from model_facts.tokens import content_text, split_tokens
 from model_facts.tokens import estimate_tokens as count_prompt_tokens
+
+from .languages import ENGLISH, prompt_language
 
 __all__ = ["content_text", "count_prompt_tokens", "scripted_reply", "split_tokens"]
 
@@ -44,22 +49,27 @@ class _Entry:
 
 
 class Answers:
-    """A set of scripted answers read from ``.toml`` files; a later file's ``[fallback]`` wins."""
+    """A set of scripted answers read from ``.toml`` files.
+
+    A ``[fallback]`` table has a ``reply`` and optionally a ``language`` (English if not given);
+    for one language, a later file's fallback wins.
+    """
 
     def __init__(self, files: Iterable[Path]) -> None:
         self._by_prompt: dict[str, list[_Entry]] = {}
-        self._fallback: str | None = None
+        self._fallbacks: dict[str, str] = {}
         self.files: list[Path] = []
         for path in files:
             self.add_file(path)
-        if self._fallback is None:
-            raise ValueError(f"no [fallback] reply in {[str(path) for path in self.files]}")
+        if ENGLISH not in self._fallbacks:
+            raise ValueError(f"no English [fallback] reply in {[str(path) for path in self.files]}")
 
     def add_file(self, path: str | Path) -> None:
         path = Path(path)
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-        if "reply" in data.get("fallback", {}):
-            self._fallback = data["fallback"]["reply"].strip()
+        fallback = data.get("fallback", {})
+        if "reply" in fallback:
+            self._fallbacks[fallback.get("language", ENGLISH)] = fallback["reply"].strip()
         for item in data.get("answer", []):
             entry = _Entry(
                 prompt=_normalize(item["prompt"]),
@@ -80,8 +90,10 @@ class Answers:
         """The scripted answer to the last user message of ``messages``, in their context."""
         users = [i for i, m in enumerate(messages) if m.get("role") == "user"]
         last = users[-1] if users else len(messages) - 1
-        prompt = _normalize(content_text(messages[last].get("content")))
-        earlier = _normalize(" ".join(content_text(m.get("content")) for m in messages[:last]))
+        question = content_text(messages[last].get("content"))
+        prompt = _normalize(question)
+        earlier_text = " ".join(content_text(m.get("content")) for m in messages[:last])
+        earlier = _normalize(earlier_text)
         system = _normalize(
             " ".join(
                 content_text(m.get("content"))
@@ -92,11 +104,21 @@ class Answers:
         for entry in self._by_prompt.get(prompt, ()):
             if entry.matches(prompt, earlier, system):
                 return entry.reply.replace("{model}", model)
-        return str(self._fallback).replace("{model}", model)
+        language = prompt_language(question, earlier_text)
+        return self._fallbacks.get(language, self._fallbacks[ENGLISH]).replace("{model}", model)
 
 
 # Every endpoint of this process starts from these, unless it is given files of its own.
-DEFAULT_ANSWERS = Answers(sorted((Path(__file__).parent / "answers").glob("*.toml")))
+ANSWERS_FOLDER = Path(__file__).parent / "answers"
+
+
+def answer_files(folder: Path = ANSWERS_FOLDER) -> list[Path]:
+    """The lessons' answer files: English ones first, then each language's folder, in name order."""
+    return sorted(folder.rglob("*.toml"), key=lambda path: (len(path.relative_to(folder).parts), path))
+
+
+# Every endpoint of this process starts from these, unless it is given files of its own.
+DEFAULT_ANSWERS = Answers(answer_files())
 
 
 def add_answer_file(path: str | Path) -> None:

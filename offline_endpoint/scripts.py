@@ -1,4 +1,4 @@
-"""Scripted JSON answers and tool calls, read from the ``answers/*.toml`` files.
+"""Scripted JSON answers and tool calls, read from the ``answers/**/*.toml`` files.
 
 Besides ``[[answer]]`` (text, read by ``answers.py``), a file may hold:
 
@@ -17,12 +17,9 @@ from __future__ import annotations
 import json
 import tomllib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from .answers import content_text
-
-ANSWERS_FOLDER = Path(__file__).parent / "answers"
+from .answers import answer_files, content_text
 
 
 def normalize(text: str) -> str:
@@ -68,7 +65,7 @@ class ToolScript:
 
 
 def _tables(name: str) -> list[dict[str, Any]]:
-    return [item for path in sorted(ANSWERS_FOLDER.glob("*.toml"))
+    return [item for path in answer_files()
             for item in tomllib.loads(path.read_text(encoding="utf-8")).get(name, [])]
 
 

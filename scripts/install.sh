@@ -31,7 +31,7 @@ if $tests; then
   install -r requirements-dev.txt
 fi
 if command -v npm >/dev/null 2>&1; then
-  (cd notebooks/javascript && npm ci --no-audit --no-fund --loglevel=error)
+  (cd notebooks && npm ci --no-audit --no-fund --loglevel=error)
 else
   echo "npm not found: the JavaScript lesson (07) will say how to install Node.js." >&2
 fi

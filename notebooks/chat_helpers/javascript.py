@@ -1,7 +1,9 @@
 """Getting Node.js ready for lesson 07, which runs the quick start's JavaScript samples.
 
-The samples live in ``notebooks/javascript``, with a ``package.json`` and a ``package-lock.json``
-that pin the packages they import.
+The samples live in ``notebooks/javascript`` (and each edition's translation of them in
+``notebooks/<language>/javascript``). The ``package.json`` and ``package-lock.json`` that pin the
+packages they import are one level up, in ``notebooks/``, where Node finds them from any of those
+folders.
 
 Without Node.js, the lesson's cells would each fail in their own way (``node: command not
 found``, a long FileNotFoundError from ``subprocess``). So when the samples cannot run,
@@ -17,7 +19,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-SAMPLES_FOLDER = Path(__file__).resolve().parent.parent / "javascript"
+NPM_PROJECT = Path(__file__).resolve().parent.parent  # notebooks/, with package.json
 INSTALLED_MARKER = Path("node_modules") / "@azure-rest" / "ai-inference"  # the client the samples use
 NODE_MISSING = ("Node.js is not installed, so the JavaScript cells below cannot run. Install Node.js 20 or "
                 "newer (https://nodejs.org), restart JupyterLab, and run this cell again.")
@@ -33,7 +35,7 @@ READY = "Node.js is installed and the samples' packages are ready."
 _stand_in_folder: Path | None = None  # where the stand-in node is, once made
 
 
-def ensure_node_packages(samples: Path = SAMPLES_FOLDER) -> None:
+def ensure_node_packages(project: Path = NPM_PROJECT) -> None:
     """Check that Node.js and npm are there and install the samples' packages if they are missing.
 
     Installs with ``npm ci``, which installs exactly what the lock file lists (a few seconds, the
@@ -48,16 +50,16 @@ def ensure_node_packages(samples: Path = SAMPLES_FOLDER) -> None:
         _put_stand_in_on_path()
         print(NODE_MISSING)
         return
-    if not (samples / INSTALLED_MARKER).is_dir():
+    if not (project / INSTALLED_MARKER).is_dir():
         if npm is None:
             _put_stand_in_on_path()
             print(NPM_MISSING)
             return
-        installed = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=samples,
+        installed = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=project,
                                    capture_output=True, text=True, timeout=300)
         if installed.returncode != 0:
             # npm says what went wrong first; a usage text it may add after that is left out
-            raise RuntimeError(f"npm ci failed in {samples}:\n" + installed.stderr[:2000])
+            raise RuntimeError(f"npm ci failed in {project}:\n" + installed.stderr[:2000])
     print(READY)
 
 
