@@ -14,7 +14,7 @@ from dotenv import dotenv_values
 
 LESSONS_GLOB = "[0-9][0-9]*_*.ipynb"  # 00_setup.ipynb, and 05a_errors.ipynb beside 05b_...
 # The only notebook metadata kept when a notebook is stored: the kernel's, and widget state.
-KEPT_NOTEBOOK_METADATA = ("kernelspec", "language_info", "widgets")
+KEPT_NOTEBOOK_METADATA = ("kernelspec", "language_info", "widgets", "translation")
 CELL_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")  # what nbformat 4.5 allows
 REFERENCE_ENVIRONMENT = Path(__file__).parent / "reference.env"
 
