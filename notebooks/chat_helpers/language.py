@@ -2,8 +2,8 @@
 
 A lesson in ``notebooks/zh/`` is the Chinese edition, one in ``notebooks/nl/`` the Dutch one, and
 a kernel runs in its notebook's folder: so the folder a kernel runs in says which language the
-helper prints in. ``CHAT_LESSON_LANGUAGE`` (``en``, ``zh``, ``nl``), in the environment, overrides
-that, for scripts and tests.
+helper prints in. ``CHAT_LESSON_LANGUAGE`` (``en``, ``zh``, ``nl``), in `.env` or the environment,
+overrides that.
 
 The messages are gettext catalogues, ``locale/<language>/LC_MESSAGES/chat_helpers.po``, which
 Babel reads; English, the language the helper is written in, is the fallback for a language or
@@ -31,11 +31,22 @@ def catalogue_path(language: str) -> Path:
 
 def lesson_language() -> str:
     """``CHAT_LESSON_LANGUAGE`` if set, else the edition whose folder this kernel runs in, else English."""
-    chosen = os.environ.get(LANGUAGE_VARIABLE, "").strip()
+    folder = Path.cwd()
+    chosen = os.environ.get(LANGUAGE_VARIABLE, "").strip() or _chosen_in_dotenv(folder)
     if chosen:
         return chosen
-    folder = Path.cwd().name
-    return folder if catalogue_path(folder).is_file() else ENGLISH
+    return folder.name if catalogue_path(folder.name).is_file() else ENGLISH
+
+
+@functools.cache
+def _chosen_in_dotenv(folder: Path) -> str:
+    """CHAT_LESSON_LANGUAGE in the `.env` nearest above ``folder`` (read once: a kernel restart applies a change)."""
+    from dotenv import dotenv_values
+
+    for candidate in (folder, *folder.parents):
+        if (candidate / ".env").is_file():
+            return (dotenv_values(candidate / ".env").get(LANGUAGE_VARIABLE) or "").strip()
+    return ""
 
 
 @functools.cache
