@@ -154,7 +154,7 @@ def _is_shell(before: list[str]) -> bool:
         len(before) == 6 and before[:3] == ["run_cell_magic", "(", "'bash'"] and before[-1] == ",")
 
 
-_JS_TOKEN = re.compile(r"""//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'|`(?:\\.|[^`\\])*`|\S""", re.S)
+_JS_TOKEN = re.compile(r"""//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'|`(?:\\.|[^`\\])*`|[\w$]+|\S""", re.S)
 _SHELL_WORD = re.compile(r"""'[^']*'|"(?:\\.|[^"\\])*"|[^\s'"]+""")
 
 
