@@ -30,10 +30,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from chat_helpers.config import (
-    RETIREMENT_NOTE,
     ConfigurationError,
     MissingSettingError,
     read_environment,
+    retirement_note,
 )
 from chat_helpers.connection import Connection, connect
 from chat_helpers.explanations import ServerNotAnswering
@@ -87,7 +87,7 @@ def configured_connection() -> Connection | int:
         print(f"Cannot reach {silent.url} ({silent.reason}). Is the server running, and is its URL in .env right?")
         return 1
     if chat.provider == "github-models":
-        print(f"Live check cannot start: CHAT_PROVIDER is github-models. {RETIREMENT_NOTE}")
+        print(f"Live check cannot start: CHAT_PROVIDER is github-models. {retirement_note()}")
         return 2
     return chat
 

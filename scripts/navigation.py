@@ -1,21 +1,25 @@
-"""The collection's contents table and every lesson's previous/next/contents line, made from one
-source: the lessons' own titles (the first heading of each notebook).
+"""The collection's contents tables and every lesson's navigation and language lines, made from
+one source: the lessons' own titles (the first heading of each notebook), in every edition.
 
     .venv/bin/python scripts/navigation.py           # write them where they differ
     .venv/bin/python scripts/navigation.py --check   # only say what differs; exit 1 if anything does
 
-A lesson is a notebook in notebooks/ named like 01_basic_chat.ipynb or 05a_errors.ipynb (a
-letter lets a lesson be split without renumbering the rest), whose first cell starts with its
-title: ``# 01 Basic chat: one question, one answer``. The part before the colon names the lesson
-in links; the part after it describes the lesson in the contents table.
+A lesson is a notebook named like 01_basic_chat.ipynb or 05a_errors.ipynb (a letter lets a lesson
+be split without renumbering the rest), in notebooks/ (English) or in an edition's folder
+(notebooks/zh/, notebooks/nl/; see collection_tools/editions.py), whose first cell starts with its
+title: ``# 01 Basic chat: one question, one answer`` (a full-width colon in Chinese). The part
+before the colon names the lesson in links; the part after it describes it in the contents table.
 
-What is written:
-- README.md: the table between the two ``contents`` comments (links to notebooks/...);
-- notebooks/00_setup.ipynb (the first lesson): the same table, between the same comments;
+What is written, in each edition, in its own words:
+- its contents page (README.md, or README.md in the edition's folder): the table between the two
+  ``contents`` comments;
+- its first lesson (00_setup.ipynb): the same table, between the same comments;
 - every lesson: the last line of its first cell and of its last cell, for example
-  ``< [00 Setup](00_setup.ipynb) | [Contents](../README.md) | [02 Multi-turn conversations](02_multi_turn.ipynb) >``.
-  A last cell without that line gets one added; a last cell that is code gets a new Markdown
-  cell after it.
+  ``< [00 Setup](00_setup.ipynb) | [Contents](../README.md) | [02 Multi-turn conversations](02_multi_turn.ipynb) >``,
+  and in the first cell, before it, the line that switches language:
+  ``**English** · [中文](zh/01_basic_chat.ipynb) · [Nederlands](nl/01_basic_chat.ipynb)``.
+  A last cell without the navigation line gets one added; a last cell that is code gets a new
+  Markdown cell after it.
 
 Only those lines change: everything else in a notebook, outputs included, stays as it was.
 """
@@ -23,6 +27,7 @@ Only those lines change: everything else in a notebook, outputs included, stays 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -32,19 +37,18 @@ import nbformat
 from nbformat.v4 import new_markdown_cell
 
 from collection_tools import derived_id  # new cells get ids the way stored outputs do
-
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = ROOT / "notebooks"
-README = ROOT / "README.md"
+from collection_tools.editions import (
+    EDITIONS,
+    TABLE_BLOCK,
+    TABLE_END,
+    TABLE_START,
+    Edition,
+    is_generated_line,
+)
 
 LESSON_FILE = re.compile(r"^(?P<number>\d\d[a-z]?)_[a-z0-9_]+\.ipynb$")
-TITLE = re.compile(r"^# (?P<number>\d\d[a-z]?) (?P<name>[^:\n]+?)(?:: (?P<subtitle>[^\n]+))?\s*$")
-CONTENTS_LINK = "[Contents](../README.md)"
-_LINK = r"\[[^\]]+\]\([^)\s]+\)"
-NAVIGATION_LINE = re.compile(rf"^(< {_LINK} \| )?" + re.escape(CONTENTS_LINK) + rf"( \| {_LINK} >)?$")
-TABLE_START = "<!-- contents: made by scripts/navigation.py from the lessons' titles; edit those, not this -->"
-TABLE_END = "<!-- end of contents -->"
-TABLE_BLOCK = re.compile(re.escape(TABLE_START) + r".*?" + re.escape(TABLE_END), re.S)
+ROOT = Path(__file__).resolve().parent.parent  # the repository this script is in (a test runs a copy)
+TITLE = re.compile(r"^# (?P<number>\d\d[a-z]?) (?P<name>[^:：\n]+?)(?:(?:: |：)(?P<subtitle>[^\n]+))?\s*$")
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,7 @@ class NavigationError(Exception):
     """A lesson whose file name or title does not follow the pattern, or a missing table marker."""
 
 
-def lesson_paths(folder: Path = NOTEBOOKS) -> list[Path]:
+def lesson_paths(folder: Path) -> list[Path]:
     return sorted(path for path in folder.glob("*.ipynb") if LESSON_FILE.match(path.name))
 
 
@@ -86,18 +90,38 @@ def lesson(path: Path, notebook: nbformat.NotebookNode) -> Lesson:
     return Lesson(path, number, match["name"].strip(), (match["subtitle"] or "").strip())
 
 
-def navigation_line(lessons: list[Lesson], index: int) -> str:
+def contents_link(edition: Edition) -> str:
+    return f"[{edition.contents}]({'../' if edition.language == 'en' else ''}README.md)"
+
+
+def navigation_line(lessons: list[Lesson], index: int, edition: Edition) -> str:
     parts = []
     if index > 0:
         parts.append("< " + lessons[index - 1].link())
-    parts.append(CONTENTS_LINK)
+    parts.append(contents_link(edition))
     if index + 1 < len(lessons):
         parts.append(lessons[index + 1].link() + " >")
     return " | ".join(parts)
 
 
-def contents_table(lessons: list[Lesson], prefix: str) -> str:
-    rows = ["| | lesson | what it is about |", "|---|---|---|"]
+def language_line(file_name: str, edition: Edition) -> str:
+    """The current edition in bold, then a link to the same lesson in every edition that has it."""
+    items = []
+    for other in EDITIONS:
+        if other == edition:
+            items.append(f"**{other.name}**")
+        elif (other.folder(ROOT) / file_name).exists():
+            items.append(f"[{other.name}]({relative(other.folder(ROOT) / file_name, edition.folder(ROOT))})")
+    return " · ".join(items) if len(items) > 1 else ""
+
+
+def relative(target: Path, start: Path) -> str:
+    return Path(os.path.relpath(target, start)).as_posix()
+
+
+def contents_table(lessons: list[Lesson], prefix: str, edition: Edition) -> str:
+    lesson_title, about = edition.table_header
+    rows = [f"| | {lesson_title} | {about} |", "|---|---|---|"]
     rows += [f"| {item.number} | [{item.name}]({prefix}{item.path.name}) | {item.subtitle} |" for item in lessons]
     return "\n".join([TABLE_START, "", *rows, "", TABLE_END])
 
@@ -109,21 +133,23 @@ def with_table(text: str, table: str, where: str) -> str:
     return TABLE_BLOCK.sub(lambda _match: table, text, count=1)
 
 
-def with_navigation(source: str, line: str) -> str:
-    """``source`` whose last line is ``line``: an old navigation line there is replaced, else ``line`` is added."""
+def with_navigation(source: str, *generated: str) -> str:
+    """``source`` closed by the ``generated`` lines, a blank line apart (generated lines at its end are replaced)."""
     lines = source.rstrip("\n").splitlines()
-    if lines and NAVIGATION_LINE.match(lines[-1].strip()):
-        lines[-1] = line
-    else:
+    while lines and (is_generated_line(lines[-1]) or not lines[-1].strip()):
+        lines.pop()
+    for line in generated:
         lines += ["", line] if lines else [line]
     return "\n".join(lines)
 
 
-def navigated(notebook: nbformat.NotebookNode, line: str, table: str | None, where: str) -> nbformat.NotebookNode:
-    """A copy of ``notebook`` with ``line`` closing its first and last cells (and ``table`` in place, if given)."""
+def navigated(notebook: nbformat.NotebookNode, line: str, languages: str, table: str | None,
+              where: str) -> nbformat.NotebookNode:
+    """A copy of ``notebook`` with ``line`` closing its first and last cells, ``languages`` before it in the
+    first cell (and ``table`` in place, if given)."""
     notebook = nbformat.from_dict(notebook)  # a deep copy: the caller compares old and new
     first = notebook.cells[0]
-    first.source = with_navigation(first.source, line)
+    first.source = with_navigation(first.source, *[text for text in (languages, line) if text])
     if table is not None:
         for cell in notebook.cells:
             if cell.cell_type == "markdown" and TABLE_BLOCK.search(cell.source):
@@ -146,19 +172,26 @@ def navigated(notebook: nbformat.NotebookNode, line: str, table: str | None, whe
 
 def planned_changes() -> dict[Path, str]:
     """Every file whose navigation differs from the titles, with the text it should have."""
-    notebooks = {path: read(path) for path in lesson_paths()}
-    lessons = [lesson(path, notebook) for path, notebook in notebooks.items()]
     changes: dict[Path, str] = {}
-    for index, item in enumerate(lessons):
-        old = notebooks[item.path]
-        table = contents_table(lessons, "") if index == 0 else None
-        new = navigated(old, navigation_line(lessons, index), table, item.path.name)
-        if new != old:
-            changes[item.path] = nbformat.writes(new)
-    readme = README.read_text(encoding="utf-8")
-    new_readme = with_table(readme, contents_table(lessons, "notebooks/"), README.name)
-    if new_readme != readme:
-        changes[README] = new_readme
+    for edition in EDITIONS:
+        folder = edition.folder(ROOT)
+        notebooks = {path: read(path) for path in lesson_paths(folder)}
+        if not notebooks:
+            continue
+        lessons = [lesson(path, notebook) for path, notebook in notebooks.items()]
+        for index, item in enumerate(lessons):
+            old = notebooks[item.path]
+            table = contents_table(lessons, "", edition) if index == 0 else None
+            new = navigated(old, navigation_line(lessons, index, edition),
+                            language_line(item.path.name, edition), table, relative(item.path, ROOT))
+            if new != old:
+                changes[item.path] = nbformat.writes(new)
+        page = edition.contents_page(ROOT)
+        text = page.read_text(encoding="utf-8") if page.exists() else ""
+        prefix = relative(folder, page.parent) + "/" if folder != page.parent else ""
+        new_text = with_table(text, contents_table(lessons, prefix, edition), relative(page, ROOT))
+        if new_text != text:
+            changes[page] = new_text
     return changes
 
 

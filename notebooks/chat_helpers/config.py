@@ -20,14 +20,21 @@ from dotenv import dotenv_values, find_dotenv
 
 from model_facts import DEFAULT_MODEL, LESSON_MODELS, LOCAL_SERVERS, PROVIDERS, RETIREMENT, model_ids
 
+from .language import N_, _
+
 # Every variable read here, all documented in `.env.example`.
 VARIABLES = ("CHAT_PROVIDER", "CHAT_MODEL", "FOUNDRY_ENDPOINT", "FOUNDRY_API_KEY", "FOUNDRY_USE_ENTRA_ID",
              "LOCAL_SERVER", "LOCAL_BASE_URL", "LOCAL_API_KEY", "LOCAL_MODEL", "LOCAL_MODEL_FILE",
              "LOCAL_THREADS", "LOCAL_CONTEXT_SIZE", "LOCAL_PARALLEL", "GITHUB_TOKEN",
              "GITHUB_MODELS_ENDPOINT", "OFFLINE_FIRST_TOKEN_SECONDS", "OFFLINE_TOKENS_PER_SECOND")
-RETIREMENT_NOTE = (f"Note: {RETIREMENT.message}, so every request will answer 410 Gone. "
-                   f"{RETIREMENT.what_to_do}; .env.example shows how.")
 BUILT_IN = "built-in"  # the LOCAL_SERVER that connect() starts itself
+IN_CODE = N_("The model given to connect()")  # who asked for a model, when it was not CHAT_MODEL
+
+
+def retirement_note() -> str:
+    """What connect() adds for GitHub Models: it is retired, and where to go instead."""
+    return _("Note: {retired}, so every request will answer 410 Gone. {what_to_do}; .env.example shows how.").format(
+        retired=_(RETIREMENT.message), what_to_do=_(RETIREMENT.what_to_do))
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
 # A run of 12+ letters and digits, both, between separators: the body of a key or token in any
 # alphabet (hex, base62, base64's + / =), but no part of a model name or a URL's words.
@@ -108,7 +115,7 @@ def read_environment(dotenv_path: str | os.PathLike | None = None) -> dict[str, 
 
 def _did_you_mean(value: str, choices: Iterable[str]) -> str:
     close = difflib.get_close_matches(value, list(choices), n=2, cutoff=0.4)
-    return f" Did you mean {' or '.join(close)}?" if close else ""
+    return " " + _("Did you mean {names}?").format(names=_(" or ").join(close)) if close else ""
 
 
 def looks_like_a_key(value: str) -> bool:
@@ -129,15 +136,15 @@ def _shown(value: str, as_written: str | None = None) -> str:
     ``as_written`` is the value before it was lower-cased: a key is told by its mix of cases too.
     """
     if looks_like_a_key(as_written or value):
-        return f"a {len(value)}-character value that looks like a key, not shown"
+        return _("a {length}-character value that looks like a key, not shown").format(length=len(value))
     return repr(value)
 
 
 def _check_url(url: str, variable: str) -> str:
     if "<" in url or ">" in url:
         raise ConfigurationError(
-            f"{variable} is still the example's placeholder ({url}); replace the <...> part with your own.",
-            variable)
+            _("{variable} is still the example's placeholder ({url}); replace the <...> part with your own.")
+            .format(variable=variable, url=url), variable)
     try:
         parts = urlsplit(url)
         valid = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
@@ -145,7 +152,8 @@ def _check_url(url: str, variable: str) -> str:
         valid = False
     if not valid or any(c.isspace() for c in url):
         raise ConfigurationError(
-            f"{variable} is not a valid URL ({_shown(url)}); it should look like https://host/path.", variable)
+            _("{variable} is not a valid URL ({value}); it should look like https://host/path.")
+            .format(variable=variable, value=_shown(url)), variable)
     return url.rstrip("/")
 
 
@@ -153,7 +161,8 @@ def _flag(env: Mapping[str, str], variable: str) -> bool:
     written = env.get(variable, "").strip()
     value = written.lower()
     if value not in _TRUE + _FALSE:
-        raise ConfigurationError(f"{variable} is {_shown(value, written)}; set it to true or false.", variable)
+        raise ConfigurationError(_("{variable} is {value}; set it to true or false.")
+                                 .format(variable=variable, value=_shown(value, written)), variable)
     return value in _TRUE
 
 
@@ -164,7 +173,8 @@ def _number(env: Mapping[str, str], variable: str, default: float) -> float:
     except ValueError:
         value = -1.0
     if not value >= 0:  # also catches nan
-        raise ConfigurationError(f"{variable} is {_shown(text)}; it should be a number, 0 or more.", variable)
+        raise ConfigurationError(_("{variable} is {value}; it should be a number, 0 or more.")
+                                 .format(variable=variable, value=_shown(text)), variable)
     return value
 
 
@@ -188,7 +198,8 @@ def _whole_number(env: Mapping[str, str], variable: str, default: int, least: in
         return default
     if not (text.isascii() and text.isdigit()) or int(text) < least:
         raise ConfigurationError(
-            f"{variable} is {_shown(text)}; it should be a whole number, {least} or more.", variable)
+            _("{variable} is {value}; it should be a whole number, {least} or more.")
+            .format(variable=variable, value=_shown(text), least=least), variable)
     return int(text)
 
 
@@ -205,20 +216,23 @@ def _model_id(requested: str, table: Mapping[str, str] | None, where: str, asked
         return lesson or requested
     if lesson not in table:
         available = ", ".join(f"{name} ({table[name]})" for name in table)
-        instead = "pass one of those to connect()" if asked_by.startswith("The model given") else "use one of those"
-        raise ConfigurationError(
-            f"{where} has no {lesson}. Available: {available}. So {instead}, "
-            "or set LOCAL_MODEL to a model you have.", "LOCAL_MODEL")
+        message = _("{server} has no {model}. Available: {available}. So pass one of those to connect(), or set "
+                    "LOCAL_MODEL to a model you have.") if asked_by == IN_CODE else \
+            _("{server} has no {model}. Available: {available}. So use one of those, or set LOCAL_MODEL to a model "
+              "you have.")
+        raise ConfigurationError(message.format(server=_(where), model=lesson, available=available), "LOCAL_MODEL")
     return table[lesson]
 
 
 def _unknown_model(requested: str, asked_by: str) -> ConfigurationError:
-    in_code = asked_by.startswith("The model given")
-    fix = "Pass one of those to connect()" if in_code else "Set CHAT_MODEL to one of those in .env"
-    return ConfigurationError(
-        f"{asked_by} is {_shown(requested)}, which the offline endpoint does not know."
-        f"{_did_you_mean(requested, LESSON_MODELS)} It knows: {', '.join(LESSON_MODELS)}. {fix}.",
-        "" if in_code else "CHAT_MODEL")
+    in_code = asked_by == IN_CODE
+    message = _("{asked_by} is {value}, which the offline endpoint does not know.{did_you_mean} It knows: {models}. "
+                "Pass one of those to connect().") if in_code else \
+        _("{asked_by} is {value}, which the offline endpoint does not know.{did_you_mean} It knows: {models}. "
+          "Set CHAT_MODEL to one of those in .env.")
+    return ConfigurationError(message.format(asked_by=_(asked_by), value=_shown(requested),
+                                             did_you_mean=_did_you_mean(requested, LESSON_MODELS),
+                                             models=", ".join(LESSON_MODELS)), "" if in_code else "CHAT_MODEL")
 
 
 def _offline(env: Mapping[str, str], requested: str, asked_by: str) -> Settings:
@@ -232,14 +246,14 @@ def _foundry(env: Mapping[str, str], requested: str, asked_by: str) -> Settings:
     endpoint = env.get("FOUNDRY_ENDPOINT", "").strip()
     if not endpoint:
         raise MissingSettingError(
-            "FOUNDRY_ENDPOINT is not set; copy it from your Foundry resource "
-            "(https://<resource>.services.ai.azure.com/models).", "FOUNDRY_ENDPOINT")
+            _("FOUNDRY_ENDPOINT is not set; copy it from your Foundry resource "
+              "(https://<resource>.services.ai.azure.com/models)."), "FOUNDRY_ENDPOINT")
     endpoint = _check_url(endpoint, "FOUNDRY_ENDPOINT")
     use_entra_id = _flag(env, "FOUNDRY_USE_ENTRA_ID")
     key = "" if use_entra_id else env.get("FOUNDRY_API_KEY", "").strip()
     if not key and not use_entra_id:
         raise MissingSettingError(
-            "FOUNDRY_API_KEY is not set; add your Foundry key, or set FOUNDRY_USE_ENTRA_ID=true to sign in.",
+            _("FOUNDRY_API_KEY is not set; add your Foundry key, or set FOUNDRY_USE_ENTRA_ID=true to sign in."),
             "FOUNDRY_API_KEY")
     root = urlsplit(endpoint)
     # The same resource serves the OpenAI/v1 API, which the openai SDK speaks, beside /models.
@@ -252,8 +266,9 @@ def _local(env: Mapping[str, str], requested: str, asked_by: str) -> Settings:
     server = written.lower() or "ollama"
     if server not in LOCAL_SERVERS:
         raise ConfigurationError(
-            f"LOCAL_SERVER is {_shown(server, written)}.{_did_you_mean(server, LOCAL_SERVERS)} "
-            f"Choose one of {', '.join(LOCAL_SERVERS)}.", "LOCAL_SERVER")
+            _("LOCAL_SERVER is {value}.{did_you_mean} Choose one of {choices}.").format(
+                value=_shown(server, written), did_you_mean=_did_you_mean(server, LOCAL_SERVERS),
+                choices=", ".join(LOCAL_SERVERS)), "LOCAL_SERVER")
     preset = LOCAL_SERVERS[server]
     key = env.get("LOCAL_API_KEY", "").strip() or "no-key-needed"  # the SDKs insist on some key
     if server == BUILT_IN:
@@ -279,18 +294,18 @@ def _model_file(written: str) -> str | None:
         found = find_dotenv(usecwd=True)
         path = (Path(found).parent if found else Path.cwd()) / path
     if not path.is_file():
-        raise ConfigurationError(f"LOCAL_MODEL_FILE names {written!r}, which is not a file ({path} does not "
-                                 "exist). Put the path of a .gguf file there, or leave it empty for the "
-                                 "bundled model.", "LOCAL_MODEL_FILE")
+        raise ConfigurationError(_("LOCAL_MODEL_FILE names {written!r}, which is not a file ({path} does not "
+                                   "exist). Put the path of a .gguf file there, or leave it empty for the "
+                                   "bundled model.").format(written=written, path=path), "LOCAL_MODEL_FILE")
     try:
         with path.open("rb") as file:
             magic = file.read(4)
     except OSError as error:
-        raise ConfigurationError(f"LOCAL_MODEL_FILE names {written!r}, which cannot be read "
-                                 f"({error.strerror}).", "LOCAL_MODEL_FILE") from None
+        raise ConfigurationError(_("LOCAL_MODEL_FILE names {written!r}, which cannot be read ({reason}).")
+                                 .format(written=written, reason=error.strerror), "LOCAL_MODEL_FILE") from None
     if magic != b"GGUF":
-        raise ConfigurationError(f"LOCAL_MODEL_FILE names {written!r}, which is not a GGUF model file "
-                                 "(llama.cpp reads only .gguf files).", "LOCAL_MODEL_FILE")
+        raise ConfigurationError(_("LOCAL_MODEL_FILE names {written!r}, which is not a GGUF model file "
+                                   "(llama.cpp reads only .gguf files).").format(written=written), "LOCAL_MODEL_FILE")
     return str(path)
 
 
@@ -299,8 +314,8 @@ def _github_models(env: Mapping[str, str], requested: str, asked_by: str) -> Set
                           or PROVIDERS["github-models"]["endpoint"], "GITHUB_MODELS_ENDPOINT")
     key = env.get("GITHUB_TOKEN", "").strip()
     if not key:
-        raise MissingSettingError(f"GITHUB_TOKEN is not set (and {RETIREMENT.message}: "
-                                  f"{RETIREMENT.instead} instead).", "GITHUB_TOKEN")
+        raise MissingSettingError(_("GITHUB_TOKEN is not set (and {retired}: {instead} instead).").format(
+            retired=_(RETIREMENT.message), instead=_(RETIREMENT.instead)), "GITHUB_TOKEN")
     lesson = _lesson_model(requested)
     return Settings("github-models", PROVIDERS["github-models"]["title"],
                     f"microsoft/{lesson}" if lesson else requested, endpoint, endpoint, Secret(key))
@@ -320,12 +335,14 @@ def load_settings(env: Mapping[str, str] | None = None, model: str | None = None
     written = env.get("CHAT_PROVIDER", "").strip()
     provider = written.lower() or "offline"
     requested = model or env.get("CHAT_MODEL", "").strip() or DEFAULT_MODEL
-    asked_by = "The model given to connect()" if model else "CHAT_MODEL"
+    asked_by = IN_CODE if model else "CHAT_MODEL"
     if looks_like_a_key(requested):  # it would be printed in the connection line and sent as the model
-        raise ConfigurationError(f"{asked_by} is {_shown(requested)}: put a key in FOUNDRY_API_KEY or "
-                                 "LOCAL_API_KEY, and a model name here.", "" if model else "CHAT_MODEL")
+        raise ConfigurationError(_("{asked_by} is {value}: put a key in FOUNDRY_API_KEY or LOCAL_API_KEY, and a "
+                                   "model name here.").format(asked_by=_(asked_by), value=_shown(requested)),
+                                 "" if model else "CHAT_MODEL")
     if provider not in _LOADERS:
         raise ConfigurationError(
-            f"CHAT_PROVIDER is {_shown(provider, written)}.{_did_you_mean(provider, PROVIDER_NAMES)} "
-            f"Choose one of {', '.join(PROVIDER_NAMES)}.", "CHAT_PROVIDER")
+            _("CHAT_PROVIDER is {value}.{did_you_mean} Choose one of {choices}.").format(
+                value=_shown(provider, written), did_you_mean=_did_you_mean(provider, PROVIDER_NAMES),
+                choices=", ".join(PROVIDER_NAMES)), "CHAT_PROVIDER")
     return _LOADERS[provider](env, requested, asked_by)

@@ -20,7 +20,6 @@ from model_facts import find_model
 
 from .config import (
     BUILT_IN,
-    RETIREMENT_NOTE,
     BuiltInModel,
     ConfigurationError,
     Secret,
@@ -28,9 +27,11 @@ from .config import (
     load_settings,
     offline_pacing,
     read_environment,
+    retirement_note,
 )
 from .explanations import BuiltInModelFailed, ServerNotAnswering
 from .ipython_hook import install_explanations
+from .language import _
 
 OFFLINE_KEY = "offline-practice-key"  # the offline endpoint accepts any key; this one is not secret
 ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
@@ -62,8 +63,8 @@ def built_in_server(options: BuiltInModel) -> Any:
     """
     if "server" in _built_in:
         if _built_in["options"] != options:
-            print("(The built-in model already runs in this kernel with the settings it started with; "
-                  "restart the kernel to use the new ones from .env.)")
+            print(_("(The built-in model already runs in this kernel with the settings it started with; "
+                    "restart the kernel to use the new ones from .env.)"))
         return _built_in["server"]
     import builtin_model
 
@@ -138,8 +139,12 @@ class Connection:
 
     def describe(self) -> str:
         """One line on where requests go: the provider, its URL (not for offline) and the model."""
-        where = self.title if self.provider == "offline" else f"{self.title} at {self.endpoint}"
-        return f"Connected to {where}. Model: {self.model}." + (f" {self.note}" if self.note else "")
+        if self.provider == "offline":
+            line = _("Connected to {provider}. Model: {model}.").format(provider=_(self.title), model=self.model)
+        else:
+            line = _("Connected to {provider} at {endpoint}. Model: {model}.").format(
+                provider=_(self.title), endpoint=self.endpoint, model=self.model)
+        return line + (f" {self.note}" if self.note else "")
 
 
 def entra_credential(asynchronous: bool = False) -> Any:
@@ -151,9 +156,9 @@ def entra_credential(asynchronous: bool = False) -> Any:
         else:
             from azure.identity import DefaultAzureCredential
     except ImportError:
-        raise ConfigurationError("FOUNDRY_USE_ENTRA_ID=true needs the azure-identity package: run "
-                                 "`pip install azure-identity`, or set FOUNDRY_API_KEY and "
-                                 "FOUNDRY_USE_ENTRA_ID=false.", "FOUNDRY_USE_ENTRA_ID") from None
+        raise ConfigurationError(_("FOUNDRY_USE_ENTRA_ID=true needs the azure-identity package: run "
+                                   "`pip install azure-identity`, or set FOUNDRY_API_KEY and "
+                                   "FOUNDRY_USE_ENTRA_ID=false."), "FOUNDRY_USE_ENTRA_ID") from None
     return DefaultAzureCredential()
 
 
@@ -180,10 +185,10 @@ def _started_here(settings: Settings) -> tuple[Settings, int | None, str]:
         return replace(settings, endpoint=url, openai_base_url=url + "/v1", key=Secret(OFFLINE_KEY)), None, ""
     assert settings.built_in is not None
     server = built_in_server(settings.built_in)
-    note = f"Model file: {server.model_file.name}."
+    note = _("Model file: {name}.").format(name=server.model_file.name)
     if server.is_bundled:
-        note += (" It is a 135M-parameter model: it writes fluent but often wrong text. It is here so "
-                 "you can see real generation offline; .env can point LOCAL_MODEL_FILE at a Phi GGUF file.")
+        note += " " + _("It is a 135M-parameter model: it writes fluent but often wrong text. It is here so "
+                        "you can see real generation offline; .env can point LOCAL_MODEL_FILE at a Phi GGUF file.")
     return (replace(settings, endpoint=server.base_url, openai_base_url=server.base_url,
                     model=settings.model or server.model_name),
             server.slot_context, note)
@@ -230,7 +235,7 @@ def connect(model: str | None = None, *, quiet: bool = False, real: bool = False
     if not quiet:
         print(connection.describe())
         if settings.provider == "github-models":
-            print(RETIREMENT_NOTE)
+            print(retirement_note())
     return connection
 
 
@@ -243,7 +248,8 @@ def practice_fault(name: str, times: int = 1) -> bool:
     """
     settings = load_settings()
     if settings.provider != "offline":
-        print(f"(Only the offline endpoint can fail on demand; {settings.title} answers as usual.)")
+        print(_("(Only the offline endpoint can fail on demand; {provider} answers as usual.)").format(
+            provider=_(settings.title)))
         return False
     practice_endpoint().faults.add(name, times=times)
     return True

@@ -10,8 +10,9 @@ from model_facts import estimate_tokens as _estimate
 from model_facts.tokens import PROMPT_FRAMING, message_tokens
 
 from .display import finish_reason
+from .language import N_, _
 
-DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
+DEFAULT_SYSTEM_PROMPT = N_("You are a helpful assistant.")
 PARTIAL_REASONS = ("content_filter", "length")  # an answer that ended for these is not whole
 
 
@@ -31,10 +32,11 @@ class Conversation:
     so you can simply ask again: no turn is lost and none is stored twice.
     """
 
-    def __init__(self, connection: Any, system: str = DEFAULT_SYSTEM_PROMPT,
+    def __init__(self, connection: Any, system: str | None = None,
                  max_prompt_tokens: int | None = None) -> None:
         self.connection = connection
-        self.messages: list[Any] = [SystemMessage(content=system)]
+        # The default system message is in the lesson's language, like the lesson's own prompts.
+        self.messages: list[Any] = [SystemMessage(content=_(DEFAULT_SYSTEM_PROMPT) if system is None else system)]
         self._sizes: list[int] = []  # each stored turn's own token count, counted once when stored
         window = getattr(connection, "context_window", None)
         self.max_prompt_tokens = max_prompt_tokens or (window // 2 if window else None)
@@ -68,7 +70,7 @@ class Conversation:
         self.remember(text, response.choices[0].message.content or "")
         reason = finish_reason(response.choices[0])
         if reason in PARTIAL_REASONS:
-            print(f"(Stored as it arrived, but partial: finish_reason {reason!r}.)")
+            print(_("(Stored as it arrived, but partial: finish_reason {reason!r}.)").format(reason=reason))
         return response
 
     def remember(self, text: str, reply: str) -> None:

@@ -16,6 +16,8 @@ from typing import Any
 
 from IPython.display import display
 
+from .language import _
+
 try:  # mistune comes with JupyterLab (through nbconvert); raw HTML in an answer is escaped, not run
     import mistune
 
@@ -76,9 +78,9 @@ def usage_line(usage: Any) -> str:
     Some servers (Ollama, for one) report no usage for a streamed answer: ``usage`` is then None.
     """
     if usage is None:
-        return "Tokens: not reported by this server"
-    return (f"Tokens: {usage.prompt_tokens} prompt + {usage.completion_tokens} completion"
-            f" = {usage.total_tokens} total")
+        return _("Tokens: not reported by this server")
+    return _("Tokens: {prompt} prompt + {completion} completion = {total} total").format(
+        prompt=usage.prompt_tokens, completion=usage.completion_tokens, total=usage.total_tokens)
 
 
 def finish_reason(choice: Any) -> str | None:
@@ -92,7 +94,7 @@ def show_answer(response: Any) -> None:
     choice = response.choices[0]
     display(ModelAnswer(choice.message.content or "", getattr(response, "model", None) or "model"))
     if finish_reason(choice) != "stop":
-        print(f"(The answer ended early: finish_reason is {finish_reason(choice)!r}.)")
+        print(_("(The answer ended early: finish_reason is {reason!r}.)").format(reason=finish_reason(choice)))
 
 
 def show_usage(response: Any) -> None:
@@ -141,11 +143,12 @@ class StreamedAnswer:
         for the first token is a separate figure, so it is left out of the rate.
         """
         if self.first_token_seconds is None:
-            return f"No token arrived; {self.total_seconds:.1f} s in all"
+            return _("No token arrived; {total:.1f} s in all").format(total=self.total_seconds)
         after_first = self.total_seconds - self.first_token_seconds
-        return (f"First token after {self.first_token_seconds:.2f} s; then {max(self.pieces - 1, 0)} more "
-                f"in {after_first:.1f} s ({self.tokens_per_second:.0f} tokens/s); "
-                f"{self.total_seconds:.1f} s in all")
+        return _("First token after {first:.2f} s; then {more} more in {rest:.1f} s ({rate:.0f} tokens/s); "
+                 "{total:.1f} s in all").format(first=self.first_token_seconds, more=max(self.pieces - 1, 0),
+                                                rest=after_first, rate=self.tokens_per_second,
+                                                total=self.total_seconds)
 
 
 def _close_bold(text: str) -> str:
@@ -161,7 +164,7 @@ def _framed(answer: StreamedAnswer, cursor: bool) -> ModelAnswer:
     text = answer.text
     if cursor:
         text = (_close_bold(text) if text.count("**") % 2 else text) + CURSOR
-    note = "[The answer is incomplete: the stream was cut off.]" if answer.error is not None else ""
+    note = _("[The answer is incomplete: the stream was cut off.]") if answer.error is not None else ""
     return ModelAnswer(text, answer.model, note)
 
 

@@ -30,13 +30,14 @@ from model_facts import FREE_TIER, LESSON_MODELS, MODELS, RETIREMENT, estimate_t
 from .config import ConfigurationError
 from .display import finish_reason
 from .failures import HttpFailure, chain, http_failure, is_cut_off, openai_module, retry_after_seconds, where
+from .language import N_, _
 
 TEXTS: dict[str, dict[str, str]] = tomllib.loads(
     (Path(__file__).parent / "explanations.toml").read_text(encoding="utf-8"))
 _ALL_NAMES = {name.casefold(): model.name for model in MODELS for name in model.names}
 # What x-ratelimit-type names, in the free tier's published numbers.
-_ALLOWANCES = {"ByMinute": f"{FREE_TIER.requests_per_minute} requests per minute",
-               "ByDay": f"{FREE_TIER.requests_per_day} requests per day"}
+_ALLOWANCES = {"ByMinute": ("{count} requests per minute", FREE_TIER.requests_per_minute),
+               "ByDay": ("{count} requests per day", FREE_TIER.requests_per_day)}
 CONTEXT_ERROR_CODES = ("tokens_limit_reached", "context_length_exceeded")
 CONTEXT_ERROR_TYPES = ("exceed_context_size_error",)  # llama.cpp's documented error type
 
@@ -50,7 +51,8 @@ class Explanation:
     todo: str
 
     def __str__(self) -> str:
-        return f"{self.what}\nWhy: {self.why}\nWhat to do: {self.todo}"
+        return "\n".join((self.what, _("Why: {why}").format(why=self.why),
+                          _("What to do: {todo}").format(todo=self.todo)))
 
     def wrapped(self, width: int = 90) -> str:
         """The same lines folded at ``width`` between words (a notebook folds them mid-word)."""
@@ -60,14 +62,15 @@ class Explanation:
 class ServerNotAnswering(ConnectionError):
     """``connect()`` found nothing answering at a local server's URL."""
 
-    START = {"ollama": "start it with `ollama serve`",
-             "foundry-local": "start it with `foundry service start` (`foundry service status` shows its URL)",
-             "llama-cpp": "start `llama-server` with your model"}
+    START = {"ollama": N_("Start it with `ollama serve`"),
+             "foundry-local": N_("Start it with `foundry service start` (`foundry service status` shows its URL)"),
+             "llama-cpp": N_("Start `llama-server` with your model")}
 
     def __init__(self, server: str, url: str, reason: str, local_server: str = "") -> None:
-        super().__init__(f"Nothing answers at {url} ({server}): {reason}.")
+        super().__init__(_("Nothing answers at {url} ({server}): {reason}.").format(url=url, server=server,
+                                                                                    reason=reason))
         self.server, self.url, self.reason = server, url, reason
-        self.start = self.START.get(local_server, "start the server")
+        self.start = _(self.START.get(local_server, N_("Start the server")))
 
 
 class BuiltInModelFailed(RuntimeError):
@@ -76,16 +79,17 @@ class BuiltInModelFailed(RuntimeError):
 
 def _text(name: str, **values: Any) -> Explanation:
     entry = TEXTS[name]
-    return Explanation(*(entry[part].format(**values) for part in ("what", "why", "todo")))
+    return Explanation(*(_(entry[part]).format(**values) for part in ("what", "why", "todo")))
 
 
 def _duration(seconds: int) -> str:
     """5631 -> "1 h 34 min"; 42 -> "42 s"."""
     if seconds < 60:
-        return f"{seconds} s"
+        return _("{seconds} s").format(seconds=seconds)
     minutes = round(seconds / 60)
-    hours = f"{minutes // 60} h" if minutes >= 60 else ""
-    return " ".join(part for part in (hours, f"{minutes % 60} min" if minutes % 60 else "") if part)
+    hours = _("{hours} h").format(hours=minutes // 60) if minutes >= 60 else ""
+    rest = _("{minutes} min").format(minutes=minutes % 60) if minutes % 60 else ""
+    return " ".join(part for part in (hours, rest) if part)
 
 
 def closest_models(name: str) -> list[str]:
@@ -112,22 +116,23 @@ def _rate_limited(answer: HttpFailure) -> Explanation:
     kind = answer.headers.get("x-ratelimit-type", "")
     seconds = retry_after_seconds(answer)
     wait = None if seconds is None else int(seconds)
-    allowance = next((text for suffix, text in _ALLOWANCES.items() if kind.endswith(suffix)),
-                     "a fixed number of requests")
+    allowance = next((_(text).format(count=count) for suffix, (text, count) in _ALLOWANCES.items()
+                      if kind.endswith(suffix)), _("a fixed number of requests"))
     if kind.endswith("ByDay"):
-        when = f"in about {_duration(wait)} (retry-after: {wait} s)" if wait is not None else "tomorrow"
+        when = _("in about {duration} (retry-after: {seconds} s)").format(duration=_duration(wait), seconds=wait) \
+            if wait is not None else _("tomorrow")
         return _text("rate_limited_day", kind=kind, allowance=allowance, when=when)
     if "Concurrent" in kind:
         return _text("rate_limited_concurrent", kind=kind)
     return _text("rate_limited", kind=kind or "HTTP 429", allowance=allowance,
-                 pause=f"{wait} s" if wait is not None else "a little")
+                 pause=_("{seconds} s").format(seconds=wait) if wait is not None else _("a little"))
 
 
 def _content_filtered(answer: HttpFailure) -> Explanation:
     results = answer.inner.get("content_filter_result") or {}
-    flagged = [f"{category} ({verdict.get('severity', '?')} severity)" for category, verdict in results.items()
-               if isinstance(verdict, Mapping) and verdict.get("filtered")]
-    return _text("content_filter", flagged=", ".join(flagged) or "a category it does not name")
+    flagged = [_("{category} ({severity} severity)").format(category=category, severity=verdict.get("severity", "?"))
+               for category, verdict in results.items() if isinstance(verdict, Mapping) and verdict.get("filtered")]
+    return _text("content_filter", flagged=", ".join(flagged) or _("a category it does not name"))
 
 
 def _too_long(answer: HttpFailure) -> Explanation | None:
@@ -146,9 +151,12 @@ def _too_long(answer: HttpFailure) -> Explanation | None:
         estimate_tokens(m for m in messages if isinstance(m, Mapping)) if isinstance(messages, list) else None)
     limit = answer.fields.get("n_ctx") or (model.max_input_tokens if model else None)
     numbers = ""
-    if limit:
-        about = "" if isinstance(counted, int) else "about "
-        numbers = f": {about}{count} tokens, over the limit of {limit}" if count else f": over the limit of {limit}"
+    if limit and count and isinstance(counted, int):
+        numbers = _(": {count} tokens, over the limit of {limit}").format(count=count, limit=limit)
+    elif limit and count:
+        numbers = _(": about {count} tokens, over the limit of {limit}").format(count=count, limit=limit)
+    elif limit:
+        numbers = _(": over the limit of {limit}").format(limit=limit)
     return _text("prompt_too_long", numbers=numbers, max_input=f"{FREE_TIER.max_input_tokens:,}")
 
 
@@ -162,12 +170,13 @@ def _explain_http(answer: HttpFailure) -> Explanation | None:
     if status == 404 and code in ("unknown_model", "model_not_found", "DeploymentNotFound"):
         model = str(answer.sent.get("model") or "?")
         close = closest_models(model)
-        hint = f"Did you mean {' or '.join(close)}?" if close else f"Known here: {', '.join(LESSON_MODELS)}."
+        hint = _("Did you mean {names}?").format(names=_(" or ").join(close)) if close \
+            else _("Known here: {names}.").format(names=", ".join(LESSON_MODELS))
         return _text("unknown_model", model=model, label=label, hint=hint)
     if status == 404:
         return _text("not_found", label=label, message=message)
     if status == 410:
-        return _text("retired", retired=RETIREMENT.message, instead=RETIREMENT.what_to_do)
+        return _text("retired", retired=_(RETIREMENT.message), instead=_(RETIREMENT.what_to_do))
     if status == 429:
         return _rate_limited(answer)
     if code == "content_filter":
@@ -189,7 +198,7 @@ def explain(error: BaseException) -> Explanation | None:
         return _text("built_in_failed", error=error)
     if isinstance(error, ServerNotAnswering):
         return _text("server_not_answering", url=error.url, server=error.server, reason=error.reason,
-                     start=error.start[0].upper() + error.start[1:])
+                     start=error.start)
     if is_cut_off(error):
         return _text("cut_off")
     openai = openai_module()
@@ -229,7 +238,7 @@ def explain_answer(answer: Any) -> Explanation | None:
 def check_answer(answer: Any) -> None:
     """Print whether an answer is whole, and if not why and what to do (see ``explain_answer``)."""
     explanation = explain_answer(answer)
-    print("The answer is complete." if explanation is None else explanation)
+    print(_("The answer is complete.") if explanation is None else explanation)
 
 
 def show_error(error: BaseException) -> None:
@@ -239,4 +248,4 @@ def show_error(error: BaseException) -> None:
         f"HTTP {facts.status}" if facts.status else "", f"code {facts.code!r}" if facts.code else "") if part)
     print(type(error).__name__ + (f" ({details})" if details else ""))
     explanation = explain(error)
-    print(explanation.wrapped() if explanation else f"(no explanation for this one) {error}")
+    print(explanation.wrapped() if explanation else _("(no explanation for this one) {error}").format(error=error))

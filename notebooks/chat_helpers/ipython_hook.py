@@ -13,6 +13,7 @@ from azure.core.exceptions import AzureError
 from .config import ConfigurationError
 from .explanations import BuiltInModelFailed, ServerNotAnswering, explain
 from .failures import openai_module
+from .language import _
 
 _last_error: BaseException | None = None
 
@@ -29,7 +30,8 @@ def _show_explanation(shell: Any, etype: type, value: BaseException, tb: Any, tb
         shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
         return
     _last_error = value
-    lines = [f"{etype.__name__}: {explanation.wrapped()}", "(The original exception is kept: last_error() returns it.)"]
+    lines = [f"{etype.__name__}: {explanation.wrapped()}",
+             _("(The original exception is kept: last_error() returns it.)")]
     # Published as the cell's error, so "Run all" stops here and tests see the failure. The
     # public showtraceback(exception_only=True) would add "use %tb to see the full traceback",
     # which points at the wrong exception; _showtraceback is what it calls to publish.

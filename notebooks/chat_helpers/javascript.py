@@ -14,23 +14,26 @@ after it prints the same one line, what is missing and what to do, and stops the
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
+from .language import N_, _
+
 NPM_PROJECT = Path(__file__).resolve().parent.parent  # notebooks/, with package.json
 INSTALLED_MARKER = Path("node_modules") / "@azure-rest" / "ai-inference"  # the client the samples use
-NODE_MISSING = ("Node.js is not installed, so the JavaScript cells below cannot run. Install Node.js 20 or "
+NODE_MISSING = N_("Node.js is not installed, so the JavaScript cells below cannot run. Install Node.js 20 or "
                 "newer (https://nodejs.org), restart JupyterLab, and run this cell again.")
-NPM_MISSING = ("npm is not installed, so the samples' packages cannot be installed and the JavaScript cells "
+NPM_MISSING = N_("npm is not installed, so the samples' packages cannot be installed and the JavaScript cells "
                "below cannot run. Install Node.js 20 or newer with npm (https://nodejs.org), restart "
                "JupyterLab, and run this cell again.")
 # What every Node cell prints instead of running, once ensure_node_packages() found it cannot run.
-CELL_CANNOT_RUN = ("This cell needs Node.js, which is not installed here (see the cell that ran "
+CELL_CANNOT_RUN = N_("This cell needs Node.js, which is not installed here (see the cell that ran "
                    "ensure_node_packages() above): install Node.js 20 or newer from https://nodejs.org, "
                    "restart JupyterLab, and run the notebook again.")
-READY = "Node.js is installed and the samples' packages are ready."
+READY = N_("Node.js is installed and the samples' packages are ready.")
 
 _stand_in_folder: Path | None = None  # where the stand-in node is, once made
 
@@ -48,19 +51,19 @@ def ensure_node_packages(project: Path = NPM_PROJECT) -> None:
     npm = shutil.which("npm")
     if shutil.which("node") is None:
         _put_stand_in_on_path()
-        print(NODE_MISSING)
+        print(_(NODE_MISSING))
         return
     if not (project / INSTALLED_MARKER).is_dir():
         if npm is None:
             _put_stand_in_on_path()
-            print(NPM_MISSING)
+            print(_(NPM_MISSING))
             return
         installed = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=project,
                                    capture_output=True, text=True, timeout=300)
         if installed.returncode != 0:
             # npm says what went wrong first; a usage text it may add after that is left out
             raise RuntimeError(f"npm ci failed in {project}:\n" + installed.stderr[:2000])
-    print(READY)
+    print(_(READY))
 
 
 def _put_stand_in_on_path() -> None:
@@ -69,9 +72,9 @@ def _put_stand_in_on_path() -> None:
     if _stand_in_folder is None or not _stand_in_folder.is_dir():
         _stand_in_folder = Path(tempfile.mkdtemp(prefix="node-stand-in-"))
         script = _stand_in_folder / "node"
-        script.write_text(f"#!/bin/sh\necho '{CELL_CANNOT_RUN}'\nexit 127\n", encoding="utf-8")
+        script.write_text(f"#!/bin/sh\necho {shlex.quote(_(CELL_CANNOT_RUN))}\nexit 127\n", encoding="utf-8")
         script.chmod(0o755)
-        (_stand_in_folder / "node.cmd").write_text(f"@echo {CELL_CANNOT_RUN}\r\n@exit /b 127\r\n", encoding="utf-8")
+        (_stand_in_folder / "node.cmd").write_text(f"@echo {_(CELL_CANNOT_RUN)}\r\n@exit /b 127\r\n", encoding="utf-8")
     os.environ["PATH"] = os.pathsep.join([str(_stand_in_folder), *_path_without_stand_in()])
 
 

@@ -30,16 +30,17 @@ from .connection import Connection, connect
 from .conversation import DEFAULT_SYSTEM_PROMPT, Conversation
 from .display import CURSOR, StreamedAnswer, bubble_html, read_stream, usage_line
 from .explanations import explain
+from .language import N_, _
 
-TEMPERATURE_HELP = ("temperature: how random the choice of each next token is. 0 picks the most likely "
+FAILED = N_("The request failed; the conversation is unchanged and your message is back in the box.")
+TEMPERATURE_HELP = N_("temperature: how random the choice of each next token is. 0 picks the most likely "
                     "token almost every time (steady, repeatable answers); higher values give more varied, "
                     "more surprising answers.")
-TOP_P_HELP = ("top_p: the model picks each next token only among the most likely ones whose probabilities "
+TOP_P_HELP = N_("top_p: the model picks each next token only among the most likely ones whose probabilities "
               "add up to top_p. 1 allows every token; 0.1 only the top 10% of the probability mass. "
               "Change this or temperature, not both.")
-MAX_TOKENS_HELP = ("max_tokens: the most tokens the answer may have. A longer answer is cut off there and "
-                   "ends with finish_reason 'length'. Drag, or click the number and type one "
-                   f"(1 to {FREE_TIER.max_output_tokens}).")
+MAX_TOKENS_HELP = N_("max_tokens: the most tokens the answer may have. A longer answer is cut off there and "
+                     "ends with finish_reason 'length'. Drag, or click the number and type one (1 to {most}).")
 SLIDER_LAYOUT = {"width": "100%", "max_width": "640px"}  # wide enough to pick any of 4,000 values
 
 _STYLE = """<style>
@@ -53,27 +54,32 @@ def _error_html(error: BaseException) -> str:
     if explanation is None:
         lines = [f"{type(error).__name__}: {error}"]
     else:
-        lines = [explanation.what, f"Why: {explanation.why}", f"What to do: {explanation.todo}"]
+        lines = str(explanation).splitlines()
     body = "".join(f"<div>{html.escape(line)}</div>" for line in lines)
     return ('<div class="chat-playground-error" style="border-left: 4px solid var(--jp-error-color1, #d32f2f); '
             'padding: 4px 10px; margin: 4px 0">'
-            "<b>The request failed; the conversation is unchanged and your message is back in the box.</b>"
+            f"<b>{html.escape(_(FAILED))}</b>"
             f"{body}</div>")
 
 
 def _request_html(code: str) -> str:
-    return ('<details class="chat-playground-request"><summary>The last request, as the Send button made it '
-            "(<code>playground.last_call_code()</code> gives the same)</summary>"
+    summary = _("The last request, as the Send button made it ({code} gives the same)").format(
+        code="<code>playground.last_call_code()</code>")
+    return (f'<details class="chat-playground-request"><summary>{summary}</summary>'
+
             f'<pre style="white-space: pre-wrap; max-height: 20em; overflow: auto">{html.escape(code)}</pre></details>')
 
 
 def answer_note(answer: StreamedAnswer) -> str:
     """The line under an answer: its token usage, how long it took, and why it ended if not finished."""
     parts = [usage_line(answer.usage)]
-    first = f"first token after {answer.first_token_seconds:.2f} s, " if answer.first_token_seconds is not None else ""
-    parts.append(f"{first}answer in {answer.total_seconds:.2f} s")
+    if answer.first_token_seconds is not None:
+        parts.append(_("first token after {first:.2f} s, answer in {total:.2f} s").format(
+            first=answer.first_token_seconds, total=answer.total_seconds))
+    else:
+        parts.append(_("answer in {total:.2f} s").format(total=answer.total_seconds))
     if answer.finish_reason == "length":
-        parts.append("cut off at max_tokens (finish_reason 'length')")
+        parts.append(_("cut off at max_tokens (finish_reason 'length')"))
     elif answer.finish_reason not in (None, "stop"):
         parts.append(f"finish_reason {answer.finish_reason!r}")
     return " · ".join(parts)
@@ -111,41 +117,41 @@ class Playground:
         choices = model_choices()
         if self.connection.model not in [model_id for _, model_id in choices]:
             choices.insert(0, (self.connection.model, self.connection.model))
-        self.conversation = Conversation(self.connection, system=DEFAULT_SYSTEM_PROMPT)
+        self.conversation = Conversation(self.connection, system=_(DEFAULT_SYSTEM_PROMPT))
         self.answers: list[StreamedAnswer] = []
         self.busy = False
 
         wide = widgets.Layout(width="100%")
         describe = {"description_width": "110px"}
         self.model_picker = widgets.Dropdown(
-            options=choices, value=self.connection.model, description="Model", style=describe,
-            tooltip="The model that answers. The context window differs: 4k, 8k or 128k tokens.")
+            options=choices, value=self.connection.model, description=_("Model"), style=describe,
+            tooltip=_("The model that answers. The context window differs: 4k, 8k or 128k tokens."))
         self.system_prompt = widgets.Textarea(
-            value=DEFAULT_SYSTEM_PROMPT, description="System prompt", style=describe, layout=wide, rows=2,
-            tooltip="The system message: instructions the model reads before the conversation.")
+            value=_(DEFAULT_SYSTEM_PROMPT), description=_("System prompt"), style=describe, layout=wide, rows=2,
+            tooltip=_("The system message: instructions the model reads before the conversation."))
         # One slider per line, each wide: max_tokens spans 1 to 4000, and its number can be typed.
         self.temperature = widgets.FloatSlider(
             value=1.0, min=0.0, max=2.0, step=0.1, description="temperature", style=describe,
-            tooltip=TEMPERATURE_HELP, layout=widgets.Layout(**SLIDER_LAYOUT))
+            tooltip=_(TEMPERATURE_HELP), layout=widgets.Layout(**SLIDER_LAYOUT))
         self.top_p = widgets.FloatSlider(
-            value=1.0, min=0.0, max=1.0, step=0.05, description="top_p", style=describe, tooltip=TOP_P_HELP,
+            value=1.0, min=0.0, max=1.0, step=0.05, description="top_p", style=describe, tooltip=_(TOP_P_HELP),
             layout=widgets.Layout(**SLIDER_LAYOUT))
         self.max_tokens = widgets.IntSlider(
             value=1000, min=1, max=FREE_TIER.max_output_tokens, step=1, description="max_tokens", style=describe,
-            tooltip=MAX_TOKENS_HELP, layout=widgets.Layout(**SLIDER_LAYOUT))
+            tooltip=_(MAX_TOKENS_HELP).format(most=FREE_TIER.max_output_tokens), layout=widgets.Layout(**SLIDER_LAYOUT))
         self.last_call: dict[str, Any] | None = None
         self.request_view = widgets.HTML()
         self.bubbles = widgets.VBox(layout=widgets.Layout(width="100%", padding="4px 0"))
         self.error_box = widgets.HTML(layout=widgets.Layout(display="none"))
         self.message_box = widgets.Text(
-            placeholder="Type a message and press Enter", layout=widgets.Layout(flex="1 1 auto"),
-            tooltip="Your message. Enter sends it, like the Send button.")
-        self.send_button = widgets.Button(description="Send", button_style="primary", icon="paper-plane",
-                                          tooltip="Send the message with the whole conversation so far.")
-        self.clear_button = widgets.Button(description="Clear", icon="trash",
-                                           tooltip="Start a new conversation (the system prompt stays).")
-        self.export_button = widgets.Button(description="Export", icon="download",
-                                            tooltip="Show the conversation as JSON messages and as Markdown.")
+            placeholder=_("Type a message and press Enter"), layout=widgets.Layout(flex="1 1 auto"),
+            tooltip=_("Your message. Enter sends it, like the Send button."))
+        self.send_button = widgets.Button(description=_("Send"), button_style="primary", icon="paper-plane",
+                                          tooltip=_("Send the message with the whole conversation so far."))
+        self.clear_button = widgets.Button(description=_("Clear"), icon="trash",
+                                           tooltip=_("Start a new conversation (the system prompt stays)."))
+        self.export_button = widgets.Button(description=_("Export"), icon="download",
+                                            tooltip=_("Show the conversation as JSON messages and as Markdown."))
         self.export_area = widgets.HTML()
 
         self.send_button.on_click(lambda _button: self.send())
@@ -153,7 +159,8 @@ class Playground:
         self.clear_button.on_click(lambda _button: self.clear())
         self.export_button.on_click(lambda _button: self.show_export())
 
-        header = widgets.HTML(f"{_STYLE}<b>Chat playground</b> · {html.escape(self.connection.describe())}")
+        header = widgets.HTML(f"{_STYLE}<b>{html.escape(_('Chat playground'))}</b> · "
+                              f"{html.escape(self.connection.describe())}")
         self.panel = widgets.VBox([
             header, self.model_picker, self.system_prompt,
             self.temperature, self.top_p, self.max_tokens,
@@ -181,7 +188,7 @@ class Playground:
         self.error_box.value, self.error_box.layout.display = "", "none"
         conversation = self._current_conversation()
         speaker = conversation.connection.model
-        user_bubble = self._add_bubble("user", "You", text)
+        user_bubble = self._add_bubble("user", _("You"), text)
         answer_bubble = self._add_bubble("assistant", speaker, CURSOR)
 
         def draw(so_far: StreamedAnswer) -> None:
@@ -246,7 +253,7 @@ class Playground:
 
     def export_markdown(self) -> str:
         """The conversation as Markdown: one section per message, headed by its role."""
-        sections = [f"# Conversation with {self.conversation.connection.model}"]
+        sections = ["# " + _("Conversation with {model}").format(model=self.conversation.connection.model)]
         sections += [f"## {message['role']}\n\n{message['content']}" for message in self.messages()]
         return "\n\n".join(sections) + "\n"
 
@@ -257,7 +264,8 @@ class Playground:
                                             ("Markdown", "conversation.md", "text/markdown", self.export_markdown())):
             data = base64.b64encode(text.encode("utf-8")).decode("ascii")
             parts.append(f'<details open><summary>{title} · <a download="{filename}" '
-                         f'href="data:{mime};charset=utf-8;base64,{data}">download {filename}</a></summary>'
+                         f'href="data:{mime};charset=utf-8;base64,{data}">'
+                         f'{html.escape(_("download {file}").format(file=filename))}</a></summary>'
                          f'<pre style="white-space: pre-wrap; max-height: 20em; overflow: auto">'
                          f"{html.escape(text)}</pre></details>")
         self.export_area.value = "".join(parts)
@@ -279,7 +287,7 @@ class Playground:
         self.busy = busy
         self.send_button.disabled = busy
         self.clear_button.disabled = busy
-        self.send_button.description = "Answering…" if busy else "Send"
+        self.send_button.description = _("Answering…") if busy else _("Send")
 
     def _current_conversation(self) -> Conversation:
         """The conversation, following the model picker and the system prompt as they are now."""
@@ -299,8 +307,9 @@ class Playground:
         bundle = self.panel._repr_mimebundle_(**kwargs)
         # Shown where widgets cannot run (and compared by nbval): one steady line instead of
         # the widget tree's repr.
-        bundle["text/plain"] = (f"Chat playground. {self.connection.describe()} Run this cell to show the "
-                                "panel: it needs a running kernel with ipywidgets, as in JupyterLab.")
+        bundle["text/plain"] = _("Chat playground. {connection} Run this cell to show the panel: it needs a running "
+                                 "kernel with ipywidgets, as in JupyterLab.").format(
+            connection=self.connection.describe())
         return bundle
 
 

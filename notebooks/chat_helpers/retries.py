@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from .explanations import explain
 from .failures import HttpFailure, http_failure, retry_after_seconds
+from .language import _
 
 T = TypeVar("T")
 RETRIED_STATUSES = (429, 503)  # the statuses a service sends with retry-after when it asks you to wait
@@ -65,9 +66,12 @@ def call_with_retry(call: Callable[..., T], *args: Any, attempts: int = 4, longe
                 if explanation := explain(error):
                     error.add_note(str(explanation))
                 raise
-            reason = f"Rate limited ({facts.headers.get('x-ratelimit-type') or 'HTTP 429'})" \
-                if facts.status == 429 else f"Service unavailable (HTTP {facts.status})"
-            print(f"{reason}: waiting {wait:g} s, then retrying.")
+            if facts.status == 429:
+                message = _("Rate limited ({kind}): waiting {wait:g} s, then retrying.")
+            else:
+                message = _("Service unavailable (HTTP {status}): waiting {wait:g} s, then retrying.")
+            print(message.format(kind=facts.headers.get("x-ratelimit-type") or "HTTP 429", status=facts.status,
+                                 wait=wait))
             sleep(wait)
     raise AssertionError("unreachable: the last attempt returns or raises")
 
