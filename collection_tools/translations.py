@@ -7,7 +7,7 @@ from and a hash of that notebook's text (co-op-translator's ``original_hash`` do
 
 A translated JavaScript sample records the same in its first line::
 
-    // translation of notebooks/javascript/basic.js, source hash 3f2a...
+    // translation of notebooks/javascript/basic.js, source hash 3f2a9c41d07e
 
 The hash covers every cell's type and text, outputs and generated navigation lines left out, so
 re-running a lesson or adding one to the collection does not make translations stale; changing
@@ -35,7 +35,8 @@ import nbformat
 from . import LESSONS_GLOB
 from .editions import ROOT, TRANSLATIONS, Edition, without_generated_lines
 
-JS_STAMP = re.compile(r"^// translation of (?P<source>\S+), source hash (?P<hash>[0-9a-f]{64})$")
+JS_STAMP = re.compile(r"^// translation of (?P<source>\S+), source hash (?P<hash>[0-9a-f]{12})$")
+SCRIPT_HASH_LENGTH = 12  # enough to tell versions apart, short enough not to clutter a sample a lesson prints
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def stamp_script(translation: Path, english: Path, root: Path = ROOT) -> None:
     if lines and JS_STAMP.match(lines[0].rstrip("\n")):
         lines = lines[1:]
     stamp = f"// translation of {english.relative_to(root).as_posix()}, source hash " \
-            f"{text_hash(english.read_text(encoding='utf-8'))}\n"
+            f"{text_hash(english.read_text(encoding='utf-8'))[:SCRIPT_HASH_LENGTH]}\n"
     translation.write_text(stamp + "".join(lines), encoding="utf-8")
 
 
@@ -265,7 +266,7 @@ def script_problems(english_path: Path, translation_path: Path, root: Path = ROO
     if stamp is None or stamp["source"] != english_path.relative_to(root).as_posix():
         problems.insert(0, Problem(translation_path, f"no record of its source on its first line (run: "
                                                      f"scripts/translations.py stamp {_shown(translation_path)})"))
-    elif stamp["hash"] != text_hash(english):
+    elif stamp["hash"] != text_hash(english)[:SCRIPT_HASH_LENGTH]:
         problems.insert(0, Problem(translation_path, f"stale: {english_path.name} changed since it was translated; "
                                                      f"update the translation, then run scripts/translations.py "
                                                      f"stamp {_shown(translation_path)}"))

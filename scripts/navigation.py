@@ -181,7 +181,8 @@ def planned_changes() -> dict[Path, str]:
         lessons = [lesson(path, notebook) for path, notebook in notebooks.items()]
         for index, item in enumerate(lessons):
             old = notebooks[item.path]
-            table = contents_table(lessons, "", edition) if index == 0 else None
+            # The first lesson holds the table; an edition still being translated may not have it yet.
+            table = contents_table(lessons, "", edition) if index == 0 and item.number == "00" else None
             new = navigated(old, navigation_line(lessons, index, edition),
                             language_line(item.path.name, edition), table, relative(item.path, ROOT))
             if new != old:

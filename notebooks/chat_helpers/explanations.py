@@ -36,8 +36,8 @@ TEXTS: dict[str, dict[str, str]] = tomllib.loads(
     (Path(__file__).parent / "explanations.toml").read_text(encoding="utf-8"))
 _ALL_NAMES = {name.casefold(): model.name for model in MODELS for name in model.names}
 # What x-ratelimit-type names, in the free tier's published numbers.
-_ALLOWANCES = {"ByMinute": ("{count} requests per minute", FREE_TIER.requests_per_minute),
-               "ByDay": ("{count} requests per day", FREE_TIER.requests_per_day)}
+_ALLOWANCES = {"ByMinute": (N_("{count} requests per minute"), FREE_TIER.requests_per_minute),
+               "ByDay": (N_("{count} requests per day"), FREE_TIER.requests_per_day)}
 CONTEXT_ERROR_CODES = ("tokens_limit_reached", "context_length_exceeded")
 CONTEXT_ERROR_TYPES = ("exceed_context_size_error",)  # llama.cpp's documented error type
 
@@ -65,12 +65,13 @@ class ServerNotAnswering(ConnectionError):
     START = {"ollama": N_("Start it with `ollama serve`"),
              "foundry-local": N_("Start it with `foundry service start` (`foundry service status` shows its URL)"),
              "llama-cpp": N_("Start `llama-server` with your model")}
+    START_ANY = N_("Start the server")
 
     def __init__(self, server: str, url: str, reason: str, local_server: str = "") -> None:
         super().__init__(_("Nothing answers at {url} ({server}): {reason}.").format(url=url, server=server,
                                                                                     reason=reason))
         self.server, self.url, self.reason = server, url, reason
-        self.start = _(self.START.get(local_server, N_("Start the server")))
+        self.start = _(self.START.get(local_server, self.START_ANY))
 
 
 class BuiltInModelFailed(RuntimeError):

@@ -16,6 +16,8 @@ from typing import Any
 
 from azure.core.exceptions import HttpResponseError, IncompleteReadError
 
+from .language import _
+
 # Exceptions that a broken connection in the middle of a streamed body leaves in the chain.
 _CUT_OFF_CAUSES = {"ChunkedEncodingError", "IncompleteRead", "ProtocolError", "RemoteProtocolError"}
 
@@ -126,7 +128,7 @@ def where(error: BaseException) -> str:
     if url is not None and getattr(url, "host", None):
         return f"{url.host}:{url.port}" if url.port else str(url.host)
     found = re.search(r"host='([^']+)', port=(\d+)", str(error))
-    return f"{found[1]}:{found[2]}" if found else "the endpoint's address"
+    return f"{found[1]}:{found[2]}" if found else _("the endpoint's address")
 
 
 def retry_after_seconds(answer: HttpFailure) -> float | None:

@@ -159,8 +159,8 @@ class Playground:
         self.clear_button.on_click(lambda _button: self.clear())
         self.export_button.on_click(lambda _button: self.show_export())
 
-        header = widgets.HTML(f"{_STYLE}<b>{html.escape(_('Chat playground'))}</b> · "
-                              f"{html.escape(self.connection.describe())}")
+        title = _("Chat playground")
+        header = widgets.HTML(f"{_STYLE}<b>{html.escape(title)}</b> · {html.escape(self.connection.describe())}")
         self.panel = widgets.VBox([
             header, self.model_picker, self.system_prompt,
             self.temperature, self.top_p, self.max_tokens,
@@ -260,12 +260,13 @@ class Playground:
     def show_export(self) -> None:
         """Show both exports in the panel, each with a download link."""
         parts = []
+        download = _("download {file}")
         for title, filename, mime, text in (("JSON", "conversation.json", "application/json", self.export_json()),
                                             ("Markdown", "conversation.md", "text/markdown", self.export_markdown())):
             data = base64.b64encode(text.encode("utf-8")).decode("ascii")
             parts.append(f'<details open><summary>{title} · <a download="{filename}" '
                          f'href="data:{mime};charset=utf-8;base64,{data}">'
-                         f'{html.escape(_("download {file}").format(file=filename))}</a></summary>'
+                         f'{html.escape(download.format(file=filename))}</a></summary>'
                          f'<pre style="white-space: pre-wrap; max-height: 20em; overflow: auto">'
                          f"{html.escape(text)}</pre></details>")
         self.export_area.value = "".join(parts)

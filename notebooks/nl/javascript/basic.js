@@ -1,4 +1,4 @@
-// translation of notebooks/javascript/basic.js, source hash 82916f2a411b4c356651f4776d7b2a2099ad407853488bb78a4497340ba485b1
+// translation of notebooks/javascript/basic.js, source hash 82916f2a411b
 import ModelClient from "@azure-rest/ai-inference";
 import { AzureKeyCredential } from "@azure/core-auth";
 import { clientOptions, readSettings } from "./settings.js";

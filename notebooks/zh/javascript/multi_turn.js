@@ -1,4 +1,4 @@
-// translation of notebooks/javascript/multi_turn.js, source hash dc4474e42fe951169d977ab1039493a676a6306167a331c31ca277e60fb613bb
+// translation of notebooks/javascript/multi_turn.js, source hash dc4474e42fe9
 import ModelClient from "@azure-rest/ai-inference";
 import { AzureKeyCredential } from "@azure/core-auth";
 import { clientOptions, readSettings } from "./settings.js";

@@ -1,4 +1,4 @@
-// translation of notebooks/javascript/settings.js, source hash 7f1f8ec40d3079374bed705bba2ec44a1d87441a064a8473a20c78cca287fe19
+// translation of notebooks/javascript/settings.js, source hash 7f1f8ec40d30
 /**
  * 示例把请求发往哪里：从环境变量中读取。
  *

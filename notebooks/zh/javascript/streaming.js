@@ -1,4 +1,4 @@
-// translation of notebooks/javascript/streaming.js, source hash 7193d70a04795c71d64b76137d4af1214705b37a90a6bb970b7b2e50d61a6b08
+// translation of notebooks/javascript/streaming.js, source hash 7193d70a0479
 import ModelClient from "@azure-rest/ai-inference";
 import { AzureKeyCredential } from "@azure/core-auth";
 import { createSseStream } from "@azure/core-sse";
