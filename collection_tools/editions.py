@@ -45,7 +45,8 @@ TRANSLATIONS = EDITIONS[1:]
 _LINK = r"\[[^\]]+\]\([^)\s]+\)"
 _CONTENTS_LINK = r"\[[^\]]+\]\((?:\.\./)?README\.md\)"
 # "< [00 Setup](00_setup.ipynb) | [Contents](../README.md) | [02 Multi-turn](02_multi_turn.ipynb) >"
-NAVIGATION_LINE = re.compile(rf"^(< {_LINK} \| )?{_CONTENTS_LINK}( \| {_LINK} >)?$")
+# (An older line with a stray " >", or none after the next lesson, is recognised too, to be replaced.)
+NAVIGATION_LINE = re.compile(rf"^(< {_LINK} \| )?{_CONTENTS_LINK}( \| {_LINK})?( >)?$")
 # "**English** · [中文](zh/01_basic_chat.ipynb) · [Nederlands](nl/01_basic_chat.ipynb)"
 _LANGUAGE_ITEM = rf"(?:\*\*[^*\n]+\*\*|{_LINK})"
 LANGUAGE_LINE = re.compile(rf"^{_LANGUAGE_ITEM}(?: · {_LANGUAGE_ITEM})+$")
