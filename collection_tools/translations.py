@@ -154,7 +154,9 @@ def _is_shell(before: list[str]) -> bool:
         len(before) == 6 and before[:3] == ["run_cell_magic", "(", "'bash'"] and before[-1] == ",")
 
 
-_JS_TOKEN = re.compile(r"""//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'|`(?:\\.|[^`\\])*`|[\w$]+|\S""", re.S)
+_JS_TOKEN = re.compile(r"""//[^\n]*|/\*.*?\*/"""  # comments
+                       r"""|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'|`(?:\\.|[^`\\])*`"""  # strings
+                       r"""|[\w$]+|\S""", re.S)  # words, and any other character
 _SHELL_WORD = re.compile(r"""'[^']*'|"(?:\\.|[^"\\])*"|[^\s'"]+""")
 
 

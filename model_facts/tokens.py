@@ -1,11 +1,12 @@
 """A rough token count that needs no tokenizer, the same wherever the collection counts.
 
-A token is a run of letters and digits or a single other visible character, so "Hello,
-world!" is 4 tokens; a Chinese or Japanese character, written without spaces between words, is a
-token of its own, as real tokenizers roughly count them ("法国的首都" is 5). Each message adds 4 tokens of framing and every prompt 3 more, as chat
-models do; an image part counts 85 and an audio part 100. Real tokenizers give other numbers
-(a real model's ``usage`` shows its own); this count only has to be consistent, so that the
-offline endpoint's ``usage`` adds up and a conversation trims before that endpoint would refuse.
+A token is a run of letters and digits or a single other visible character, so "Hello, world!"
+is 4 tokens; a Chinese or Japanese character, written without spaces between words, is a token
+of its own, as real tokenizers roughly count them ("法国的首都" is 5). Each message adds 4 tokens of
+framing and every prompt 3 more, as chat models do; an image part counts 85 and an audio part
+100. Real tokenizers give other numbers (a real model's ``usage`` shows its own); this count
+only has to be consistent, so that the offline endpoint's ``usage`` adds up and a conversation
+trims before that endpoint would refuse.
 """
 
 from __future__ import annotations
