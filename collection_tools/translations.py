@@ -102,6 +102,8 @@ def is_natural_language(text: str) -> bool:
     country; not an identifier, a key, a model id, a header name, a path or a number."""
     if not re.search(r"[^\W\d_]", text):
         return False
+    if re.fullmatch(r"[^\W\d_]+:", text):  # a label the code prints: "questions:", "failures:"
+        return True
     return bool(re.search(r"\s", text.strip())) or not _TECHNICAL.fullmatch(text)
 
 

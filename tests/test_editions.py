@@ -71,7 +71,8 @@ def _problems(copy: Path) -> list[str]:
 def test_a_changed_english_lesson_makes_each_translation_stale(repository_copy: Path) -> None:
     english = repository_copy / "notebooks" / "02_multi_turn.ipynb"
     notebook = nbformat.read(english, as_version=4)
-    notebook.cells[1].source += "\n\nOne more sentence."
+    explanation = next(cell for cell in notebook.cells[1:] if cell.cell_type == "markdown")
+    explanation.source += "\n\nOne more sentence."
     nbformat.write(notebook, english)
     problems = _problems(repository_copy)
     assert [p.split(":")[0] for p in problems] == ["notebooks/zh/02_multi_turn.ipynb",
