@@ -172,6 +172,15 @@ def test_the_readme_leads_to_each_edition_and_each_edition_lists_its_lessons() -
             assert f"]({english.name})" in page, (edition.language, english.name)
 
 
+def test_each_edition_s_page_gives_the_readme_s_first_command_opening_its_first_lesson() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    command = re.search(r"```bash\n(python3 -m venv [^\n]+ notebooks/00_setup\.ipynb)\n```", readme)
+    assert command, "the README's first command ends by opening notebooks/00_setup.ipynb"
+    for edition in TRANSLATIONS:
+        expected = command[1].replace("notebooks/00_setup.ipynb", f"notebooks/{edition.language}/00_setup.ipynb")
+        assert f"```bash\n{expected}\n```" in edition.contents_page().read_text(encoding="utf-8")
+
+
 def test_every_lesson_links_to_itself_in_every_edition() -> None:
     for edition in EDITIONS:
         for lesson in sorted(edition.folder().glob(LESSONS_GLOB)):
