@@ -1,6 +1,6 @@
 """Run notebooks top to bottom and store their outputs, as the tests will re-create them.
 
-    .venv/bin/python scripts/execute_notebooks.py                 # every notebook
+    .venv/bin/python scripts/execute_notebooks.py                 # every notebook, in every edition
     .venv/bin/python scripts/execute_notebooks.py notebooks/01_basic_chat.ipynb
 
 Outputs come from the offline endpoint in the reference environment (collection_tools/reference.env). Cell
@@ -21,6 +21,7 @@ import nbformat
 from nbclient import NotebookClient
 
 from collection_tools import CELL_ID, KEPT_NOTEBOOK_METADATA, LESSONS_GLOB, apply_reference_environment, derived_id
+from collection_tools.editions import EDITIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -86,7 +87,8 @@ def execute(path: Path) -> None:
 
 def main(paths: list[str]) -> None:
     apply_reference_environment()
-    notebooks = [Path(p).resolve() for p in paths] or sorted((ROOT / "notebooks").glob(LESSONS_GLOB))
+    notebooks = [Path(p).resolve() for p in paths] or [
+        path for edition in EDITIONS for path in sorted(edition.folder(ROOT).glob(LESSONS_GLOB))]
     for path in notebooks:
         execute(path)
 
