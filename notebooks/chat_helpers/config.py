@@ -20,13 +20,13 @@ from dotenv import dotenv_values, find_dotenv
 
 from model_facts import DEFAULT_MODEL, LESSON_MODELS, LOCAL_SERVERS, PROVIDERS, RETIREMENT, model_ids
 
-from .language import N_, _
+from .language import LANGUAGE_VARIABLE, N_, _
 
-# Every variable read here, all documented in `.env.example`.
+# Every variable the helper reads (here, and CHAT_LESSON_LANGUAGE in language.py), all documented in `.env.example`.
 VARIABLES = ("CHAT_PROVIDER", "CHAT_MODEL", "FOUNDRY_ENDPOINT", "FOUNDRY_API_KEY", "FOUNDRY_USE_ENTRA_ID",
              "LOCAL_SERVER", "LOCAL_BASE_URL", "LOCAL_API_KEY", "LOCAL_MODEL", "LOCAL_MODEL_FILE",
              "LOCAL_THREADS", "LOCAL_CONTEXT_SIZE", "LOCAL_PARALLEL", "GITHUB_TOKEN",
-             "GITHUB_MODELS_ENDPOINT", "OFFLINE_FIRST_TOKEN_SECONDS", "OFFLINE_TOKENS_PER_SECOND")
+             "GITHUB_MODELS_ENDPOINT", "OFFLINE_FIRST_TOKEN_SECONDS", "OFFLINE_TOKENS_PER_SECOND", LANGUAGE_VARIABLE)
 BUILT_IN = "built-in"  # the LOCAL_SERVER that connect() starts itself
 IN_CODE = N_("The model given to connect()")  # who asked for a model, when it was not CHAT_MODEL
 
