@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from chat_helpers.language import translations
 from playwright.sync_api import Page, expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -187,6 +188,37 @@ def test_the_playground_chats_in_jupyterlab(chromium: Path, jupyterlab: str) -> 
         finally:
             browser.close()
     print(f"browser part took {time.perf_counter() - started:.1f} s")
+
+
+def test_the_chinese_playground_speaks_chinese(chromium: Path, jupyterlab: str) -> None:
+    """The Chinese edition's lesson 04, as a Chinese-speaking learner runs it: the panel's words come
+    from the Chinese catalogue, and the seed's question gets its Chinese scripted answer."""
+    chinese = translations("zh").gettext
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1800})
+            page.set_default_timeout(ANSWER_SECONDS * 1000)
+            # A workspace of its own, so that the tab of an earlier test is not restored beside it.
+            page.goto(f"{jupyterlab}/lab/workspaces/chinese/tree/zh/{NOTEBOOK}?reset",
+                      timeout=SERVER_START_SECONDS * 1000)
+            kernel_is_idle(page)
+            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            panel = page.locator(".chat-playground")
+            message_box = panel.get_by_placeholder(chinese("Type a message and press Enter"))
+            expect(message_box).to_be_visible(timeout=KERNEL_SECONDS * 1000)
+            expect(panel.locator(".chat-answer-assistant")).not_to_have_count(0, timeout=KERNEL_SECONDS * 1000)
+            kernel_is_idle(page)
+            message_box.fill("法国的首都是哪里？")
+            panel.get_by_role("button", name=chinese("Send")).click()
+            expect(panel.locator(".chat-answer-assistant", has_text="法国的首都是巴黎。")).to_be_visible()
+            expect(panel).to_contain_text(chinese("Chat playground"))
+            page.wait_for_timeout(500)
+            panel.screenshot(path=str(ARTIFACTS / "playground-zh.png"))
+            assert "Error displaying widget" not in page.inner_text("body")
+        finally:
+            browser.close()
 
 
 # --- the README's first command -------------------------------------------------------------------
