@@ -127,6 +127,7 @@ class _Token:
     body: str = ""  # a string's text, without quotes
     formatted: bool = False  # an f-string or a template literal: its {placeholders} stay
     key: bool = False  # a dictionary key or a subscript: it names something, so it stays
+    printed: bool = False  # an argument of print(): text for the reader, whatever it looks like
 
 
 def _python_tokens(source: str) -> list[_Token]:
@@ -136,14 +137,20 @@ def _python_tokens(source: str) -> list[_Token]:
     raw = [token for token in tokenize.generate_tokens(io.StringIO(python).readline)
            if token.type not in (tokenize.COMMENT, tokenize.NL, tokenize.ENCODING, tokenize.ENDMARKER)]
     tokens: list[_Token] = []
+    calls: list[str] = []  # the function each open parenthesis calls ("" for a plain bracket)
     for index, token in enumerate(raw):
         before = [t.string for t in raw[max(0, index - 6):index]]
         after = raw[index + 1].string if index + 1 < len(raw) else ""
+        if token.string in "([{" and token.type == tokenize.OP:
+            calls.append(before[-1] if token.string == "(" and before and before[-1].isidentifier() else "")
+        elif token.string in ")]}" and token.type == tokenize.OP and calls:
+            calls.pop()
         if token.type == tokenize.STRING and _is_shell(before):
             tokens += _shell_tokens(ast.literal_eval(token.string))
         elif token.type == tokenize.STRING:
             body, formatted = _string_body(token.string)
-            tokens.append(_Token("string", token.string, body, formatted,
+            printed = calls[-1:] == ["print"] and after in (",", ")")  # shown as it is: a label, a word
+            tokens.append(_Token("string", token.string, body, formatted, printed=printed,
                                  key=after == ":" or (before[-1:] == ["["] and after == "]")))
         else:
             tokens.append(_Token("code", token.string))
@@ -209,7 +216,7 @@ def _differences(english: list[_Token], translated: list[_Token]) -> Iterator[st
         if ours.text == theirs.text:
             continue
         if ours.kind == theirs.kind == "string" and ours.formatted == theirs.formatted:
-            if ours.key or not is_natural_language(ours.body):
+            if ours.key or not (ours.printed or is_natural_language(ours.body)):
                 yield f"the string {theirs.text!r} should stay {ours.text!r} (it is not natural language)"
             elif ours.formatted and _placeholders(ours.body) != _placeholders(theirs.body):
                 yield f"the placeholders of {theirs.text!r} differ from {ours.text!r}"
