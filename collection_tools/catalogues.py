@@ -86,6 +86,9 @@ def catalogue_problems() -> list[str]:
     """What is missing or wrong in each edition's catalogue, compared with what the helper can print."""
     expected = {message.id for message in template() if message.id}
     problems = []
+    if not TEMPLATE.exists() or {m.id for m in read_catalogue(TEMPLATE) if m.id} != expected:
+        problems.append(f"{_where(TEMPLATE)}: not the messages the helper prints now "
+                        f"(run: scripts/catalogues.py update)")
     for edition in TRANSLATIONS:
         path = catalogue_file(edition.language)
         if not path.exists():
