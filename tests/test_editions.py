@@ -3,6 +3,7 @@ language by the offline endpoint, and spoken to in their language by the helper.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -189,20 +190,14 @@ def test_every_lesson_links_to_itself_in_every_edition() -> None:
         for lesson in sorted(edition.folder().glob(LESSONS_GLOB)):
             first = nbformat.read(lesson, as_version=4).cells[0].source
             for other in EDITIONS:
-                expected = f"**{other.name}**" if other == edition else \
-                    f"[{other.name}]({Path(_relative(other.folder() / lesson.name, edition.folder()))})"
+                target = Path(os.path.relpath(other.folder() / lesson.name, edition.folder())).as_posix()
+                expected = f"**{other.name}**" if other == edition else f"[{other.name}]({target})"
                 assert expected in first, (lesson, expected)
-
-
-def _relative(target: Path, start: Path) -> str:
-    import os
-
-    return Path(os.path.relpath(target, start)).as_posix()
 
 
 def test_relative_links_in_every_edition_lead_somewhere() -> None:
     link = re.compile(r"\]\((?!https?:|#|mailto:)([^)\s#]+)(?:#[^)\s]*)?\)")
-    pages = [*[(p, nbformat.read(p, as_version=4)) for e in EDITIONS for p in sorted(e.folder().glob(LESSONS_GLOB))]]
+    pages = [(p, nbformat.read(p, as_version=4)) for e in EDITIONS for p in sorted(e.folder().glob(LESSONS_GLOB))]
     broken = []
     for path, notebook in pages:
         for cell in notebook.cells:

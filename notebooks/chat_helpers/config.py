@@ -29,13 +29,15 @@ VARIABLES = ("CHAT_PROVIDER", "CHAT_MODEL", "FOUNDRY_ENDPOINT", "FOUNDRY_API_KEY
              "GITHUB_MODELS_ENDPOINT", "OFFLINE_FIRST_TOKEN_SECONDS", "OFFLINE_TOKENS_PER_SECOND", LANGUAGE_VARIABLE)
 BUILT_IN = "built-in"  # the LOCAL_SERVER that connect() starts itself
 IN_CODE = N_("The model given to connect()")  # who asked for a model, when it was not CHAT_MODEL
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
 
 
 def retirement_note() -> str:
     """What connect() adds for GitHub Models: it is retired, and where to go instead."""
     return _("Note: {retired}, so every request will answer 410 Gone. {what_to_do}; .env.example shows how.").format(
         retired=_(RETIREMENT.message), what_to_do=_(RETIREMENT.what_to_do))
-_TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
+
+
 # A run of 12+ letters and digits, both, between separators: the body of a key or token in any
 # alphabet (hex, base62, base64's + / =), but no part of a model name or a URL's words.
 _KEY_RUN = re.compile(r"(?=[A-Za-z0-9]*[0-9])(?=[A-Za-z0-9]*[A-Za-z])[A-Za-z0-9]{12,}")

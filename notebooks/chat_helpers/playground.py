@@ -115,9 +115,10 @@ class Playground:
     def __init__(self, connection: Connection | None = None) -> None:
         self.connection = connection or connect(quiet=True)
         choices = model_choices()
-        if self.connection.model not in [model_id for _, model_id in choices]:
+        if self.connection.model not in [model_id for _label, model_id in choices]:
             choices.insert(0, (self.connection.model, self.connection.model))
-        self.conversation = Conversation(self.connection, system=_(DEFAULT_SYSTEM_PROMPT))
+        system = _(DEFAULT_SYSTEM_PROMPT)  # in the lesson's language, as Conversation's own default
+        self.conversation = Conversation(self.connection, system=system)
         self.answers: list[StreamedAnswer] = []
         self.busy = False
 
@@ -127,7 +128,7 @@ class Playground:
             options=choices, value=self.connection.model, description=_("Model"), style=describe,
             tooltip=_("The model that answers. The context window differs: 4k, 8k or 128k tokens."))
         self.system_prompt = widgets.Textarea(
-            value=_(DEFAULT_SYSTEM_PROMPT), description=_("System prompt"), style=describe, layout=wide, rows=2,
+            value=system, description=_("System prompt"), style=describe, layout=wide, rows=2,
             tooltip=_("The system message: instructions the model reads before the conversation."))
         # One slider per line, each wide: max_tokens spans 1 to 4000, and its number can be typed.
         self.temperature = widgets.FloatSlider(
